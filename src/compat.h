@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Every difference between the PostgreSQL versions pg_topics builds
+ *	  against, in one place.  Version 15 is the baseline; 16 to 18 follow
+ *	  through the branches here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_TOPICS_COMPAT_H
+#define PG_TOPICS_COMPAT_H
+
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "storage/proc.h"
+
+#if PG_VERSION_NUM < 150000
+#error "pg_topics requires PostgreSQL 15 or later"
+#endif
+
+/* The WAL position known to be flushed to disk on this server. */
+static inline XLogRecPtr
+compat_flushed_lsn(void)
+{
+	return GetFlushRecPtr(NULL);
+}
+
+/* This backend's index among the PGPROC slots. */
+#if PG_VERSION_NUM >= 170000
+#define COMPAT_MY_PROC_NUMBER MyProcNumber
+#else
+#define COMPAT_MY_PROC_NUMBER (MyProc->pgprocno)
+#endif
+
+#endif							/* PG_TOPICS_COMPAT_H */

@@ -1,0 +1,380 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.c
+ *	  topics.fetch, its wait for new records, and the offset look-ups
+ *	  (earliest, latest, for a time, a partition's bounds).
+ *
+ * A fetch computes the partition's last stable offset first and only then
+ * takes the snapshot it reads with (offsets.c explains why this order makes
+ * skipping impossible).  That snapshot is always a fresh one, also inside
+ * REPEATABLE READ and SERIALIZABLE transactions: stored batches never
+ * change, so a newer snapshot cannot show a record differently, and an
+ * older one could miss records below the stable offset.  A fetch never
+ * returns a record at or above the stable offset.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "offsets.h"
+#include "storage.h"
+
+PG_FUNCTION_INFO_V1(topics_fetch);
+PG_FUNCTION_INFO_V1(topics_offset_for_time);
+PG_FUNCTION_INFO_V1(topics_earliest_offset);
+PG_FUNCTION_INFO_V1(topics_latest_offset);
+PG_FUNCTION_INFO_V1(topics_partition_offsets);
+
+#define ERRCODE_OFFSET_OUT_OF_RANGE MAKE_SQLSTATE('P','T','0','0','1')
+
+#define FETCH_MAX_RECORDS 1000000
+#define FETCH_MAX_WAIT_MS (24L * 60 * 60 * 1000)
+
+/* Columns of topics.record. */
+enum
+{
+	RECORD_TOPIC,
+	RECORD_PARTITION,
+	RECORD_OFFSET,
+	RECORD_TS,
+	RECORD_KEY,
+	RECORD_VALUE,
+	RECORD_HEADERS,
+	RECORD_NATTS
+};
+
+/* A partition opened for reading: the topic, its table and offset state. */
+typedef struct ReadTarget
+{
+	TopicInfo  *topic;
+	PartitionRef ref;
+	PartitionState *state;
+} ReadTarget;
+
+static void
+require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/* Looks up topic and partition (arguments 0 and 1) and pins its state. */
+static void
+open_target(FunctionCallInfo fcinfo, ReadTarget *target)
+{
+	int32		partition;
+
+	require_argument(fcinfo, 0, "topic name");
+	require_argument(fcinfo, 1, "partition");
+	target->topic = catalog_lookup_topic(PG_GETARG_TEXT_PP(0));
+	partition = PG_GETARG_INT32(1);
+	target->ref.relid = catalog_partition_relid(target->topic, partition);
+	target->ref.topic_id = target->topic->id;
+	target->ref.partition = partition;
+	target->ref.topic_name = target->topic->name;
+	catalog_check_access(target->topic, ACL_SELECT);
+	LockRelationOid(target->ref.relid, AccessShareLock);
+	target->state = offsets_pin(target->topic->id, partition,
+								storage_read_bounds, &target->ref);
+}
+
+static long
+wait_milliseconds(Interval *wait)
+{
+	int64		usecs;
+
+	if (wait->month != 0 || wait->day != 0)
+		usecs = FETCH_MAX_WAIT_MS * 1000 + 1;
+	else
+		usecs = wait->time;
+	if (usecs < 0 || wait->month < 0 || wait->day < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait must not be negative")));
+	if (usecs > FETCH_MAX_WAIT_MS * 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait must be at most 24 hours")));
+	return (long) ((usecs + 999) / 1000);
+}
+
+static void
+check_fetch_offset(const ReadTarget *target, int64 from_offset,
+				   int64 high_watermark)
+{
+	int64		log_start = offsets_log_start(target->state);
+
+	if (from_offset < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_offset must not be negative")));
+	if (from_offset < log_start)
+		ereport(ERROR,
+				(errcode(ERRCODE_OFFSET_OUT_OF_RANGE),
+				 errmsg("offset " INT64_FORMAT " is before the start of partition %d of topic \"%s\"",
+						from_offset, target->ref.partition, target->topic->name),
+				 errdetail("The log start offset is " INT64_FORMAT ".", log_start),
+				 errhint("Fetch from topics.earliest_offset() instead.")));
+	if (from_offset > high_watermark)
+		ereport(ERROR,
+				(errcode(ERRCODE_OFFSET_OUT_OF_RANGE),
+				 errmsg("offset " INT64_FORMAT " is beyond the end of partition %d of topic \"%s\"",
+						from_offset, target->ref.partition, target->topic->name),
+				 errdetail("The next offset to be written is " INT64_FORMAT ".",
+						   high_watermark),
+				 errhint("Fetch from topics.latest_offset() or lower.")));
+}
+
+static bytea *
+copy_bytes(const char *data, int32 len)
+{
+	bytea	   *b = palloc(len + VARHDRSZ);
+
+	SET_VARSIZE(b, len + VARHDRSZ);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+static Datum
+headers_datum(const BatchRecord *record)
+{
+	char	   *text = pnstrdup(record->headers, record->headers_len);
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+}
+
+/*
+ * Appends the records in [from_offset, stable) to the result, within
+ * max_records and max_bytes (at least one record, as Kafka does).
+ */
+static void
+read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
+			 int64 stable, int32 max_records, int32 max_bytes,
+			 ReturnSetInfo *rsi)
+{
+	MemoryContext per_batch = AllocSetContextCreate(CurrentMemoryContext,
+													"pg_topics fetch batch",
+													ALLOCSET_DEFAULT_SIZES);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	BatchScan	scan;
+	StoredBatch batch;
+	int32		returned = 0;
+	int64		bytes = 0;
+	bool		full = false;
+
+	storage_scan_begin(&scan, target->ref.relid, target->ref.partition,
+					   from_offset, snapshot);
+	while (!full && storage_scan_next(&scan, &target->ref, &batch))
+	{
+		MemoryContext outer = MemoryContextSwitchTo(per_batch);
+		BatchRecord record;
+		bool		done;
+
+		CHECK_FOR_INTERRUPTS();
+		if (batch.base_offset >= stable)
+			full = true;
+		else
+			storage_open_batch(&scan, &target->ref, &batch);
+		while (!full)
+		{
+			Datum		values[RECORD_NATTS];
+			bool		nulls[RECORD_NATTS] = {false};
+
+			storage_decode_next(&target->ref, &batch, &record, &done);
+			if (done)
+				break;
+			if (record.offset < from_offset)
+				continue;
+			if (record.offset >= stable)
+			{
+				full = true;
+				break;
+			}
+			values[RECORD_TOPIC] = topic_name;
+			values[RECORD_PARTITION] = Int32GetDatum(target->ref.partition);
+			values[RECORD_OFFSET] = Int64GetDatum(record.offset);
+			values[RECORD_TS] = TimestampTzGetDatum(record.ts);
+			nulls[RECORD_KEY] = record.key_len < 0;
+			if (record.key_len >= 0)
+				values[RECORD_KEY] = PointerGetDatum(copy_bytes(record.key, record.key_len));
+			nulls[RECORD_VALUE] = record.value_len < 0;
+			if (record.value_len >= 0)
+				values[RECORD_VALUE] = PointerGetDatum(copy_bytes(record.value, record.value_len));
+			nulls[RECORD_HEADERS] = record.headers_len < 0;
+			if (record.headers_len >= 0)
+				values[RECORD_HEADERS] = headers_datum(&record);
+			tuplestore_putvalues(rsi->setResult, rsi->setDesc, values, nulls);
+
+			returned++;
+			bytes += Max(record.key_len, 0) + Max(record.value_len, 0);
+			full = returned >= max_records || bytes >= max_bytes;
+		}
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(per_batch);
+	}
+	storage_scan_end(&scan);
+	UnregisterSnapshot(snapshot);
+	MemoryContextDelete(per_batch);
+}
+
+/*
+ * topics.fetch(topic, partition, from_offset, max_records, max_bytes, wait)
+ * returns the committed records from from_offset on.  With a wait, it
+ * blocks until there is at least one or the time is up.
+ */
+Datum
+topics_fetch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+	ReadTarget	target;
+	int64		from_offset;
+	int32		max_records;
+	int32		max_bytes;
+	long		wait_ms;
+	int64		high_watermark;
+	int64		stable;
+
+	require_argument(fcinfo, 2, "from_offset");
+	require_argument(fcinfo, 3, "max_records");
+	require_argument(fcinfo, 4, "max_bytes");
+	require_argument(fcinfo, 5, "wait");
+	from_offset = PG_GETARG_INT64(2);
+	max_records = PG_GETARG_INT32(3);
+	max_bytes = PG_GETARG_INT32(4);
+	wait_ms = wait_milliseconds(PG_GETARG_INTERVAL_P(5));
+	if (max_records < 1 || max_records > FETCH_MAX_RECORDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_records must be between 1 and %d", FETCH_MAX_RECORDS)));
+	if (max_bytes < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_bytes must be positive")));
+
+	open_target(fcinfo, &target);
+	InitMaterializedSRF(fcinfo, 0);
+
+	stable = offsets_stable(target.state, &high_watermark);
+	check_fetch_offset(&target, from_offset, high_watermark);
+	if (stable <= from_offset && wait_ms > 0)
+		stable = offsets_wait_beyond(target.state, from_offset, wait_ms);
+	if (stable > from_offset)
+		read_records(&target, PG_GETARG_DATUM(0), from_offset, stable,
+					 max_records, max_bytes, rsi);
+	return (Datum) 0;
+}
+
+/*
+ * topics.offset_for_time(topic, partition, ts): the first offset whose
+ * record has a timestamp at or after ts, as Kafka's ListOffsets answers it;
+ * null when there is none yet.  Batches whose newest timestamp is older are
+ * skipped without decoding them.
+ */
+Datum
+topics_offset_for_time(PG_FUNCTION_ARGS)
+{
+	ReadTarget	target;
+	TimestampTz ts;
+	int64		stable;
+	int64		found = -1;
+	Snapshot	snapshot;
+	BatchScan	scan;
+	StoredBatch batch;
+
+	require_argument(fcinfo, 2, "ts");
+	ts = PG_GETARG_TIMESTAMPTZ(2);
+	open_target(fcinfo, &target);
+	stable = offsets_stable(target.state, NULL);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+
+	storage_scan_begin(&scan, target.ref.relid, target.ref.partition,
+					   offsets_log_start(target.state), snapshot);
+	while (found < 0 && storage_scan_next(&scan, &target.ref, &batch))
+	{
+		BatchRecord record;
+		bool		done = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (batch.base_offset >= stable)
+			break;
+		if (batch.max_ts < ts)
+			continue;
+		storage_open_batch(&scan, &target.ref, &batch);
+		while (found < 0)
+		{
+			storage_decode_next(&target.ref, &batch, &record, &done);
+			if (done || record.offset >= stable)
+				break;
+			if (record.ts >= ts)
+				found = record.offset;
+		}
+		if (!done && found < 0)
+			break;
+	}
+	storage_scan_end(&scan);
+	UnregisterSnapshot(snapshot);
+
+	if (found < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(found);
+}
+
+/* topics.earliest_offset(topic, partition): the log start offset. */
+Datum
+topics_earliest_offset(PG_FUNCTION_ARGS)
+{
+	ReadTarget	target;
+
+	open_target(fcinfo, &target);
+	PG_RETURN_INT64(offsets_log_start(target.state));
+}
+
+/*
+ * topics.latest_offset(topic, partition): the last stable offset, the
+ * offset the next committed record a consumer can read will have at least.
+ */
+Datum
+topics_latest_offset(PG_FUNCTION_ARGS)
+{
+	ReadTarget	target;
+
+	open_target(fcinfo, &target);
+	PG_RETURN_INT64(offsets_stable(target.state, NULL));
+}
+
+/*
+ * topics.partition_offsets(topic, partition): log start offset, high
+ * watermark and last stable offset in one consistent reading.
+ */
+Datum
+topics_partition_offsets(PG_FUNCTION_ARGS)
+{
+	ReadTarget	target;
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int64		high_watermark;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	open_target(fcinfo, &target);
+	values[2] = Int64GetDatum(offsets_stable(target.state, &high_watermark));
+	values[1] = Int64GetDatum(high_watermark);
+	values[0] = Int64GetDatum(offsets_log_start(target.state));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}

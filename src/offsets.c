@@ -1,0 +1,494 @@
+/*-------------------------------------------------------------------------
+ *
+ * offsets.c
+ *	  Offset counters, in-flight producers and the last stable offset.
+ *
+ * Every partition that is in use has a PartitionState in a shared hash
+ * table.  It owns the partition's next offset and the list of transactions
+ * that took offsets in it and have not ended yet ("in flight").  The last
+ * stable offset (LSO) is the smallest first offset of those transactions, or
+ * the next offset when there are none.  Readers serve only records below
+ * the LSO and read them with a snapshot taken after computing it, which is
+ * what makes invariant I1 (no skip) hold:
+ *
+ *	- a producer registers its first offset under the state's lock before it
+ *	  takes any offset, so the LSO never passes a transaction that may still
+ *	  write below it;
+ *	- the entry is removed only after the transaction is visible to new
+ *	  snapshots (the commit callback runs after ProcArrayEndTransaction), so
+ *	  everything below an LSO is visible to a snapshot taken afterwards.
+ *
+ * A commit that is not yet flushed (synchronous_commit = off) stays in the
+ * list, marked with its commit LSN, until the WAL is flushed past it; a
+ * reader that meets one flushes the WAL itself.  Records are therefore
+ * served only once their commit is durable, and a crash can never take back
+ * a record a consumer has seen (I2, I4).
+ *
+ * After a restart the counters are gone; a state is initialised from the
+ * highest offset stored (I2).  Offsets only uncommitted transactions held
+ * may be taken again: no reader ever saw them.
+ *
+ * Pins keep a state from being evicted while a backend uses it; they are
+ * released at the end of the transaction.  An idle state (no pins, nothing
+ * in flight) may be evicted to make room and is re-initialised from storage
+ * on next use.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "offsets.h"
+#include "pg_topics.h"
+
+typedef struct PartitionKey
+{
+	Oid			dbid;
+	int32		topic_id;
+	int32		partition;
+} PartitionKey;
+
+#define NO_OWNER (-1)
+
+typedef struct InFlight
+{
+	int64		first_offset;
+	int			owner;			/* PGPROC number, NO_OWNER once committed */
+	XLogRecPtr	commit_lsn;		/* set once committed, awaiting WAL flush */
+} InFlight;
+
+struct PartitionState
+{
+	PartitionKey key;			/* hash key, must be first */
+	LWLock		lock;			/* protects everything below but the atomics */
+	pg_atomic_uint64 next_offset;
+	pg_atomic_uint32 pins;
+	bool		initialized;
+	int64		log_start_offset;
+	int			ninflight;
+	ConditionVariable records_arrived;
+	InFlight	inflight[FLEXIBLE_ARRAY_MEMBER];
+};
+
+typedef struct OffsetsShared
+{
+	LWLock	   *hash_lock;		/* protects the hash table's membership */
+	int			tranche_id;
+} OffsetsShared;
+
+static OffsetsShared *shared = NULL;
+static HTAB *partition_states = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* States this backend pinned in the current transaction. */
+static PartitionState **pinned = NULL;
+static int	npinned = 0;
+static int	pinned_capacity = 0;
+
+static int
+inflight_capacity(void)
+{
+	/* one running transaction per backend, as many again awaiting flush */
+	return 2 * MaxBackends;
+}
+
+static Size
+partition_state_size(void)
+{
+	return add_size(offsetof(PartitionState, inflight),
+					mul_size(sizeof(InFlight), inflight_capacity()));
+}
+
+static void
+offsets_request_memory(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(OffsetsShared)),
+									hash_estimate_size(pg_topics_max_partitions,
+													   partition_state_size())));
+	RequestNamedLWLockTranche("pg_topics", 1);
+}
+
+static void
+offsets_init_memory(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("pg_topics offsets", sizeof(OffsetsShared), &found);
+	if (!found)
+	{
+		shared->hash_lock = &(GetNamedLWLockTranche("pg_topics"))->lock;
+		shared->tranche_id = LWLockNewTrancheId();
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PartitionKey);
+	info.entrysize = partition_state_size();
+	partition_states = ShmemInitHash("pg_topics partition states",
+									 pg_topics_max_partitions,
+									 pg_topics_max_partitions,
+									 &info,
+									 HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+	LWLockRegisterTranche(shared->tranche_id, "pg_topics_partition");
+}
+
+void
+offsets_install_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = offsets_request_memory;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = offsets_init_memory;
+}
+
+void
+offsets_check_loaded(void)
+{
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_topics must be loaded via shared_preload_libraries"),
+				 errhint("Add pg_topics to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/* Removes one state that nobody uses; the caller holds hash_lock exclusively. */
+static bool
+evict_idle_state(void)
+{
+	HASH_SEQ_STATUS scan;
+	PartitionState *state;
+
+	hash_seq_init(&scan, partition_states);
+	while ((state = hash_seq_search(&scan)) != NULL)
+	{
+		if (pg_atomic_read_u32(&state->pins) == 0 && state->ninflight == 0)
+		{
+			hash_seq_term(&scan);
+			hash_search(partition_states, &state->key, HASH_REMOVE, NULL);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+remember_pin(PartitionState *state)
+{
+	if (npinned == pinned_capacity)
+	{
+		pinned_capacity = Max(8, pinned_capacity * 2);
+		if (pinned == NULL)
+			pinned = MemoryContextAlloc(TopMemoryContext,
+										pinned_capacity * sizeof(PartitionState *));
+		else
+			pinned = repalloc(pinned, pinned_capacity * sizeof(PartitionState *));
+	}
+	pinned[npinned++] = state;
+}
+
+static PartitionState *
+find_or_create_state(const PartitionKey *key)
+{
+	PartitionState *state;
+	bool		found;
+
+	LWLockAcquire(shared->hash_lock, LW_SHARED);
+	state = hash_search(partition_states, key, HASH_FIND, NULL);
+	if (state != NULL)
+	{
+		pg_atomic_fetch_add_u32(&state->pins, 1);
+		LWLockRelease(shared->hash_lock);
+		return state;
+	}
+	LWLockRelease(shared->hash_lock);
+
+	LWLockAcquire(shared->hash_lock, LW_EXCLUSIVE);
+	state = hash_search(partition_states, key, HASH_ENTER_NULL, &found);
+	if (state == NULL && evict_idle_state())
+		state = hash_search(partition_states, key, HASH_ENTER_NULL, &found);
+	if (state == NULL)
+	{
+		LWLockRelease(shared->hash_lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many partitions in use at once"),
+				 errdetail("Every one of the %d partition slots in shared memory is in use.",
+						   pg_topics_max_partitions),
+				 errhint("Raise pg_topics.max_partitions and restart the server.")));
+	}
+	if (!found)
+	{
+		LWLockInitialize(&state->lock, shared->tranche_id);
+		pg_atomic_init_u64(&state->next_offset, 0);
+		pg_atomic_init_u32(&state->pins, 0);
+		state->initialized = false;
+		state->log_start_offset = 0;
+		state->ninflight = 0;
+		ConditionVariableInit(&state->records_arrived);
+	}
+	pg_atomic_fetch_add_u32(&state->pins, 1);
+	LWLockRelease(shared->hash_lock);
+	return state;
+}
+
+/*
+ * Finds the state of a partition, creating it if needed, and pins it until
+ * the end of the transaction.  A cold state learns its next offset from
+ * stored_bounds, which reads the partition's table.
+ */
+PartitionState *
+offsets_pin(int32 topic_id, int32 partition, StoredBoundsFunction stored_bounds,
+			void *arg)
+{
+	PartitionKey key;
+	PartitionState *state;
+
+	offsets_check_loaded();
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.topic_id = topic_id;
+	key.partition = partition;
+
+	state = find_or_create_state(&key);
+	remember_pin(state);
+
+	if (!state->initialized)
+	{
+		int64		next_offset;
+		int64		log_start_offset;
+
+		/*
+		 * Read storage without holding the lock (it may run SQL).  Nobody
+		 * takes offsets from an uninitialised state, so whichever backend
+		 * stores its reading first stores a correct one.
+		 */
+		stored_bounds(arg, &next_offset, &log_start_offset);
+		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+		if (!state->initialized)
+		{
+			pg_atomic_write_u64(&state->next_offset, next_offset);
+			state->log_start_offset = log_start_offset;
+			state->initialized = true;
+		}
+		LWLockRelease(&state->lock);
+	}
+	return state;
+}
+
+/* Drops committed entries whose commit record is now on disk. */
+static void
+forget_flushed_commits(PartitionState *state, XLogRecPtr flushed)
+{
+	int			i = 0;
+
+	while (i < state->ninflight)
+	{
+		InFlight   *entry = &state->inflight[i];
+
+		if (entry->owner == NO_OWNER && entry->commit_lsn <= flushed)
+			state->inflight[i] = state->inflight[--state->ninflight];
+		else
+			i++;
+	}
+}
+
+static XLogRecPtr
+latest_pending_commit(PartitionState *state)
+{
+	XLogRecPtr	latest = InvalidXLogRecPtr;
+
+	for (int i = 0; i < state->ninflight; i++)
+		if (state->inflight[i].owner == NO_OWNER)
+			latest = Max(latest, state->inflight[i].commit_lsn);
+	return latest;
+}
+
+/*
+ * Registers this backend's transaction as in flight in the partition and
+ * takes its first count offsets; returns the first.  Called once per
+ * transaction and partition; later offsets come from offsets_take.
+ */
+int64
+offsets_register(PartitionState *state, int64 count)
+{
+	int64		first;
+
+	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+	if (state->ninflight == inflight_capacity())
+	{
+		forget_flushed_commits(state, compat_flushed_lsn());
+		if (state->ninflight == inflight_capacity())
+		{
+			/* only unflushed commits can fill the list: flush them */
+			XLogRecPtr	latest = latest_pending_commit(state);
+
+			LWLockRelease(&state->lock);
+			XLogFlush(latest);
+			LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+			forget_flushed_commits(state, compat_flushed_lsn());
+		}
+	}
+	Assert(state->ninflight < inflight_capacity());
+
+	first = pg_atomic_fetch_add_u64(&state->next_offset, count);
+	state->inflight[state->ninflight].first_offset = first;
+	state->inflight[state->ninflight].owner = COMPAT_MY_PROC_NUMBER;
+	state->inflight[state->ninflight].commit_lsn = InvalidXLogRecPtr;
+	state->ninflight++;
+	LWLockRelease(&state->lock);
+	return first;
+}
+
+/* Takes further offsets for a transaction already registered. */
+int64
+offsets_take(PartitionState *state, int64 count)
+{
+	return pg_atomic_fetch_add_u64(&state->next_offset, count);
+}
+
+/*
+ * Ends this backend's registration in the partition.  Runs from the
+ * transaction callbacks, after the transaction became visible (or certainly
+ * invisible), so it must not fail.
+ */
+void
+offsets_end_transaction(PartitionState *state, bool committed)
+{
+	XLogRecPtr	commit_lsn = XactLastCommitEnd;
+	bool		durable = !committed || commit_lsn <= compat_flushed_lsn();
+
+	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < state->ninflight; i++)
+	{
+		InFlight   *entry = &state->inflight[i];
+
+		if (entry->owner != COMPAT_MY_PROC_NUMBER)
+			continue;
+		if (durable)
+			state->inflight[i] = state->inflight[--state->ninflight];
+		else
+		{
+			entry->owner = NO_OWNER;
+			entry->commit_lsn = commit_lsn;
+		}
+		break;
+	}
+	LWLockRelease(&state->lock);
+	ConditionVariableBroadcast(&state->records_arrived);
+}
+
+void
+offsets_release_pins(void)
+{
+	for (int i = 0; i < npinned; i++)
+		pg_atomic_fetch_sub_u32(&pinned[i]->pins, 1);
+	npinned = 0;
+}
+
+/*
+ * Returns the last stable offset: every committed record below it is
+ * durable and visible to a snapshot taken after this call returns, and no
+ * record below it can appear later.  Also reports the next offset to be
+ * taken (Kafka's high watermark).
+ */
+int64
+offsets_stable(PartitionState *state, int64 *high_watermark)
+{
+	for (;;)
+	{
+		XLogRecPtr	flushed = compat_flushed_lsn();
+		XLogRecPtr	must_flush = InvalidXLogRecPtr;
+		int64		next;
+		int64		stable;
+
+		LWLockAcquire(&state->lock, LW_SHARED);
+		next = pg_atomic_read_u64(&state->next_offset);
+		stable = next;
+		for (int i = 0; i < state->ninflight; i++)
+		{
+			InFlight   *entry = &state->inflight[i];
+
+			if (entry->owner == NO_OWNER && entry->commit_lsn <= flushed)
+				continue;
+			if (entry->owner == NO_OWNER)
+				must_flush = Max(must_flush, entry->commit_lsn);
+			stable = Min(stable, entry->first_offset);
+		}
+		LWLockRelease(&state->lock);
+
+		if (must_flush == InvalidXLogRecPtr)
+		{
+			if (high_watermark)
+				*high_watermark = next;
+			return stable;
+		}
+		/* a commit below is not on disk yet: make it durable, then look again */
+		XLogFlush(must_flush);
+	}
+}
+
+/*
+ * Waits until the last stable offset passes from_offset or timeout_ms
+ * elapses, and returns the last stable offset.  Woken by the commits and
+ * aborts of producing transactions, not by polling.
+ */
+int64
+offsets_wait_beyond(PartitionState *state, int64 from_offset, long timeout_ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms);
+	int64		stable = offsets_stable(state, NULL);
+
+	if (stable > from_offset || timeout_ms <= 0)
+		return stable;
+
+	ConditionVariablePrepareToSleep(&state->records_arrived);
+	for (;;)
+	{
+		long		remaining;
+
+		stable = offsets_stable(state, NULL);
+		if (stable > from_offset)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+													deadline);
+		if (remaining <= 0)
+			break;
+		ConditionVariableTimedSleep(&state->records_arrived, remaining,
+									PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+	return stable;
+}
+
+/* The first offset still stored in the partition. */
+int64
+offsets_log_start(PartitionState *state)
+{
+	int64		log_start;
+
+	LWLockAcquire(&state->lock, LW_SHARED);
+	log_start = state->log_start_offset;
+	LWLockRelease(&state->lock);
+	return log_start;
+}

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * offsets.h
+ *	  Offset counters, in-flight producers and the last stable offset of
+ *	  every partition, kept in shared memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_TOPICS_OFFSETS_H
+#define PG_TOPICS_OFFSETS_H
+
+#include "postgres.h"
+
+#include "access/xlogdefs.h"
+
+typedef struct PartitionState PartitionState;
+
+/*
+ * Reads a partition's bounds from storage for a cold state: the offset
+ * after the highest one stored and the log start offset.
+ */
+typedef void (*StoredBoundsFunction) (void *arg, int64 *next_offset,
+									  int64 *log_start_offset);
+
+extern void offsets_install_hooks(void);
+extern void offsets_check_loaded(void);
+
+extern PartitionState *offsets_pin(int32 topic_id, int32 partition,
+								   StoredBoundsFunction stored_bounds, void *arg);
+extern int64 offsets_register(PartitionState *state, int64 count);
+extern int64 offsets_take(PartitionState *state, int64 count);
+extern void offsets_end_transaction(PartitionState *state, bool committed);
+extern void offsets_release_pins(void);
+
+extern int64 offsets_stable(PartitionState *state, int64 *high_watermark);
+extern int64 offsets_log_start(PartitionState *state);
+extern int64 offsets_wait_beyond(PartitionState *state, int64 from_offset,
+								 long timeout_ms);
+
+#endif							/* PG_TOPICS_OFFSETS_H */

@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_topics.c
+ *	  Entry point of pg_topics: settings, shared memory and the hooks the
+ *	  other files need, installed when the library is preloaded.
+ *
+ * Everything that keeps offsets lives in shared memory, so the library
+ * must be in shared_preload_libraries; loaded any other way, it defines
+ * its settings and leaves every function to report that it is not
+ * preloaded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "offsets.h"
+#include "pg_topics.h"
+#include "produce.h"
+
+PG_MODULE_MAGIC;
+
+int			pg_topics_max_partitions = 4096;
+
+void		_PG_init(void);
+
+static void
+define_settings(void)
+{
+	DefineCustomIntVariable("pg_topics.max_partitions",
+							"Partitions whose offsets can be tracked in shared memory at once.",
+							"Idle partitions give their slot up when it is needed; "
+							"every partition with a producing transaction in flight holds one.",
+							&pg_topics_max_partitions,
+							4096, 16, 1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("pg_topics");
+}
+
+void
+_PG_init(void)
+{
+	define_settings();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	offsets_install_hooks();
+	produce_register_callbacks();
+}

@@ -1,0 +1,723 @@
+/*-------------------------------------------------------------------------
+ *
+ * produce.c
+ *	  topics.produce and topics.produce_batch, and the per-transaction write
+ *	  buffer behind them.
+ *
+ * A record gets its offset when it is produced (the caller sees it at once)
+ * but is written when its batch is full or the transaction commits, so that
+ * the records one transaction sends to one partition share few rows.  A
+ * batch holds a contiguous run of offsets taken in one subtransaction: a
+ * concurrent producer taking the next offset, or a savepoint, starts a new
+ * batch.  A batch is written by the subtransaction that filled it, so a
+ * rolled-back savepoint takes its written rows with it, and its buffered
+ * batches are dropped here; the offsets it took stay unused (gaps are
+ * allowed, I3).
+ *
+ * Two-phase commit is refused for a transaction that produced: its
+ * in-flight registration lives in this backend's shared state and would
+ * not survive the hand-over to a prepared transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "offsets.h"
+#include "partitioner.h"
+#include "produce.h"
+#include "storage.h"
+
+PG_FUNCTION_INFO_V1(topics_produce);
+PG_FUNCTION_INFO_V1(topics_produce_text);
+PG_FUNCTION_INFO_V1(topics_produce_jsonb);
+PG_FUNCTION_INFO_V1(topics_produce_batch);
+
+/* A batch being filled; its bytes start VARHDRSZ into alloc (a bytea). */
+typedef struct OpenBatch
+{
+	SubTransactionId subid;
+	char	   *alloc;
+	BatchWriter writer;
+} OpenBatch;
+
+typedef struct ProducerKey
+{
+	int32		topic_id;
+	int32		partition;
+} ProducerKey;
+
+/* What this transaction produced to one partition and not yet written. */
+typedef struct ProducerPartition
+{
+	ProducerKey key;
+	TopicInfo  *topic;
+	Oid			relid;
+	Oid			checked_user;
+	PartitionState *state;
+	List	   *batches;		/* OpenBatch *, oldest first */
+} ProducerPartition;
+
+static HTAB *xact_partitions = NULL;
+static MemoryContext produce_context = NULL;
+
+/* Input of one record, as the SQL functions receive it. */
+typedef struct RecordInput
+{
+	int32		partition;		/* -1: choose by key, or stick when keyless */
+	const char *key;
+	int32		key_len;
+	const char *value;
+	int32		value_len;
+	const char *headers;
+	int32		headers_len;
+	TimestampTz ts;
+} RecordInput;
+
+static void
+start_xact_state(void)
+{
+	HASHCTL		info;
+
+	produce_context = AllocSetContextCreate(TopTransactionContext,
+											"pg_topics produce",
+											ALLOCSET_DEFAULT_SIZES);
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(ProducerKey);
+	info.entrysize = sizeof(ProducerPartition);
+	info.hcxt = produce_context;
+	xact_partitions = hash_create("pg_topics produced partitions", 16, &info,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static ProducerPartition *
+producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
+{
+	ProducerKey key;
+	ProducerPartition *pp;
+	PartitionRef ref;
+	bool		found;
+
+	if (xact_partitions == NULL)
+		start_xact_state();
+	key.topic_id = topic->id;
+	key.partition = partition;
+	pp = hash_search(xact_partitions, &key, HASH_ENTER, &found);
+	if (found)
+	{
+		if (pp->checked_user != GetUserId())
+		{
+			catalog_check_access(topic, ACL_INSERT);
+			pp->checked_user = GetUserId();
+		}
+		*first_offset = offsets_take(pp->state, 1);
+		return pp;
+	}
+
+	*first_offset = -1;
+	PG_TRY();
+	{
+		pp->topic = topic;
+		pp->relid = catalog_partition_relid(topic, partition);
+		pp->batches = NIL;
+		pp->state = NULL;
+		catalog_check_access(topic, ACL_INSERT);
+		pp->checked_user = GetUserId();
+		LockRelationOid(pp->relid, RowExclusiveLock);
+
+		ref.relid = pp->relid;
+		ref.topic_id = topic->id;
+		ref.partition = partition;
+		ref.topic_name = topic->name;
+		pp->state = offsets_pin(topic->id, partition, storage_read_bounds, &ref);
+		*first_offset = offsets_register(pp->state, 1);
+	}
+	PG_CATCH();
+	{
+		/* not registered: the end-of-transaction callback must skip it */
+		if (*first_offset < 0)
+			hash_search(xact_partitions, &key, HASH_REMOVE, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return pp;
+}
+
+static void
+write_batches(ProducerPartition *pp, List *batches)
+{
+	BatchAppender appender;
+	ListCell   *lc;
+
+	if (batches == NIL)
+		return;
+	storage_appender_open(&appender, pp->relid, pp->key.partition);
+	foreach(lc, batches)
+	{
+		OpenBatch  *batch = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		storage_append(&appender, &batch->writer);
+		pfree(batch->alloc);
+		pfree(batch);
+	}
+	storage_appender_close(&appender);
+}
+
+/* Writes the partition's batches that belong to the current subtransaction. */
+static void
+write_current_batches(ProducerPartition *pp)
+{
+	SubTransactionId current = GetCurrentSubTransactionId();
+	MemoryContext outer = MemoryContextSwitchTo(produce_context);
+	List	   *now = NIL;
+	List	   *later = NIL;
+	ListCell   *lc;
+
+	foreach(lc, pp->batches)
+	{
+		OpenBatch  *batch = lfirst(lc);
+
+		if (batch->subid == current)
+			now = lappend(now, batch);
+		else
+			later = lappend(later, batch);
+	}
+	list_free(pp->batches);
+	pp->batches = later;
+	MemoryContextSwitchTo(outer);
+	write_batches(pp, now);
+	list_free(now);
+}
+
+static List *
+list_append_in(MemoryContext context, List *list, void *item)
+{
+	MemoryContext outer = MemoryContextSwitchTo(context);
+
+	list = lappend(list, item);
+	MemoryContextSwitchTo(outer);
+	return list;
+}
+
+static OpenBatch *
+new_batch(const BatchRecord *record)
+{
+	OpenBatch  *batch = MemoryContextAlloc(produce_context, sizeof(OpenBatch));
+	size_t		needed = BATCH_HEADER_SIZE +
+		batch_encoded_size(record, record->offset, record->ts);
+	size_t		capacity = Max(STORAGE_BATCH_TARGET, needed);
+
+	batch->subid = GetCurrentSubTransactionId();
+	batch->alloc = MemoryContextAllocHuge(produce_context, capacity + VARHDRSZ);
+	batch_writer_init(&batch->writer, batch->alloc + VARHDRSZ, capacity,
+					  record->offset, record->ts);
+	return batch;
+}
+
+/*
+ * Adds a record to the partition's open batch, or starts a new one.  The
+ * open batch is written as soon as it cannot grow: it is full, or the next
+ * offset went to another transaction.
+ */
+static void
+buffer_record(ProducerPartition *pp, const BatchRecord *record)
+{
+	OpenBatch  *open = pp->batches != NIL ? llast(pp->batches) : NULL;
+
+	if (open != NULL && open->subid == GetCurrentSubTransactionId())
+	{
+		if (record->offset == open->writer.last_offset + 1 &&
+			batch_writer_append(&open->writer, record))
+			return;
+		write_current_batches(pp);
+	}
+	open = new_batch(record);
+	if (!batch_writer_append(&open->writer, record))
+		elog(ERROR, "record does not fit in a batch sized for it");
+	pp->batches = list_append_in(produce_context, pp->batches, open);
+}
+
+/*
+ * Whether a record of the given payload size still fits the open batch this
+ * transaction has for the partition (true when there is none yet).
+ */
+static bool
+open_batch_has_room(TopicInfo *topic, int32 partition, size_t payload)
+{
+	ProducerKey key;
+	ProducerPartition *pp;
+	OpenBatch  *open;
+
+	if (xact_partitions == NULL)
+		return true;
+	key.topic_id = topic->id;
+	key.partition = partition;
+	pp = hash_search(xact_partitions, &key, HASH_FIND, NULL);
+	if (pp == NULL || pp->batches == NIL)
+		return true;
+	open = llast(pp->batches);
+	return open->writer.len + payload + BATCH_RECORD_OVERHEAD_MAX <=
+		open->writer.capacity;
+}
+
+/*
+ * Explicit partitions are checked, keyed records go where Kafka's default
+ * partitioner puts them, and keyless records stick to one partition until
+ * its batch is full, as Kafka's sticky partitioner does, so that they still
+ * form full batches.
+ */
+static int32
+choose_partition(TopicInfo *topic, const RecordInput *in)
+{
+	size_t		payload = Max(in->key_len, 0) + Max(in->value_len, 0) +
+		Max(in->headers_len, 0);
+
+	if (in->partition >= 0)
+	{
+		(void) catalog_partition_relid(topic, in->partition);
+		return in->partition;
+	}
+	if (in->key != NULL)
+		return partition_for_key(in->key, in->key_len, topic->partitions);
+	if (topic->sticky_lxid != MyProc->lxid ||
+		topic->sticky_partition >= topic->partitions)
+	{
+		topic->sticky_partition = (int32) (pg_prng_uint32(&pg_global_prng_state) %
+										   (uint32) topic->partitions);
+		topic->sticky_lxid = MyProc->lxid;
+	}
+	else if (!open_batch_has_room(topic, topic->sticky_partition, payload))
+		topic->sticky_partition = (topic->sticky_partition + 1) % topic->partitions;
+	return topic->sticky_partition;
+}
+
+static void
+check_record_size(TopicInfo *topic, const RecordInput *in)
+{
+	int64		size = (int64) Max(in->key_len, 0) + Max(in->value_len, 0) +
+		Max(in->headers_len, 0);
+
+	if (size > topic->max_message_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("record of " INT64_FORMAT " bytes exceeds the maximum message size of topic \"%s\"",
+						size, topic->name),
+				 errdetail("The topic's max_message_bytes is %d; key, value and headers count.",
+						   topic->max_message_bytes),
+				 errhint("Raise it with topics.alter_topic(name, max_message_bytes => ...).")));
+}
+
+/*
+ * Produces one record: chooses its partition, takes its offset and
+ * buffers it.  Returns the partition and sets *offset.
+ */
+static int32
+produce_record(TopicInfo *topic, const RecordInput *in, int64 *offset)
+{
+	int32		partition;
+	ProducerPartition *pp;
+	BatchRecord record;
+
+	check_record_size(topic, in);
+	partition = choose_partition(topic, in);
+	pp = producer_partition(topic, partition, offset);
+
+	record.offset = *offset;
+	record.ts = in->ts;
+	record.key = in->key;
+	record.key_len = in->key_len;
+	record.value = in->value;
+	record.value_len = in->value_len;
+	record.headers = in->headers;
+	record.headers_len = in->headers_len;
+	buffer_record(pp, &record);
+	return partition;
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ProducerPartition *pp;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			if (xact_partitions == NULL)
+				return;
+			hash_seq_init(&scan, xact_partitions);
+			while ((pp = hash_seq_search(&scan)) != NULL)
+			{
+				write_batches(pp, pp->batches);
+				pp->batches = NIL;
+			}
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (xact_partitions != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that produced records to a topic"),
+						 errdetail("pg_topics does not support two-phase commit of producing transactions."),
+						 errhint("Produce in a transaction that is committed directly.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			if (xact_partitions != NULL)
+			{
+				bool		committed = (event == XACT_EVENT_COMMIT ||
+										 event == XACT_EVENT_PARALLEL_COMMIT);
+
+				hash_seq_init(&scan, xact_partitions);
+				while ((pp = hash_seq_search(&scan)) != NULL)
+					offsets_end_transaction(pp->state, committed);
+			}
+			/* the memory goes with TopTransactionContext */
+			xact_partitions = NULL;
+			produce_context = NULL;
+			offsets_release_pins();
+			break;
+		default:
+			break;
+	}
+}
+
+/* Forgets what an aborted subtransaction buffered; re-tags a committed one. */
+static void
+subxact_callback(SubXactEvent event, SubTransactionId subid,
+				 SubTransactionId parent_subid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ProducerPartition *pp;
+	MemoryContext outer;
+
+	if (xact_partitions == NULL ||
+		(event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB))
+		return;
+
+	outer = MemoryContextSwitchTo(produce_context);
+	hash_seq_init(&scan, xact_partitions);
+	while ((pp = hash_seq_search(&scan)) != NULL)
+	{
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		foreach(lc, pp->batches)
+		{
+			OpenBatch  *batch = lfirst(lc);
+
+			if (batch->subid < subid)
+				kept = lappend(kept, batch);
+			else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			{
+				batch->subid = parent_subid;
+				kept = lappend(kept, batch);
+			}
+			else
+			{
+				pfree(batch->alloc);
+				pfree(batch);
+			}
+		}
+		list_free(pp->batches);
+		pp->batches = kept;
+	}
+	MemoryContextSwitchTo(outer);
+}
+
+void
+produce_register_callbacks(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+}
+
+/* ---- SQL-callable functions ---- */
+
+/* Per-call-site state of the single-record produce functions. */
+typedef struct ProduceCallState
+{
+	TupleDesc	result_desc;
+	bool		row_returned;	/* the next call ends the one-row set */
+	ExprContext *registered_in;
+} ProduceCallState;
+
+static void
+reset_call_state(Datum arg)
+{
+	ProduceCallState *cs = (ProduceCallState *) DatumGetPointer(arg);
+
+	cs->row_returned = false;
+	cs->registered_in = NULL;
+}
+
+static ProduceCallState *
+call_state(FunctionCallInfo fcinfo)
+{
+	ProduceCallState *cs = fcinfo->flinfo->fn_extra;
+	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (rsi == NULL || !IsA(rsi, ReturnSetInfo) ||
+		(rsi->allowedModes & SFRM_ValuePerCall) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (cs == NULL)
+	{
+		TupleDesc	desc;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		cs = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									sizeof(ProduceCallState));
+		cs->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		fcinfo->flinfo->fn_extra = cs;
+	}
+	/* a rescan abandons a set half-read: start over then */
+	if (cs->registered_in != rsi->econtext)
+	{
+		RegisterExprContextCallback(rsi->econtext, reset_call_state,
+									PointerGetDatum(cs));
+		cs->registered_in = rsi->econtext;
+	}
+	return cs;
+}
+
+static void
+read_bytes(Datum d, const char **data, int32 *len)
+{
+	bytea	   *b = DatumGetByteaPP(d);
+
+	*data = VARDATA_ANY(b);
+	*len = VARSIZE_ANY_EXHDR(b);
+}
+
+static void
+read_headers(Datum d, RecordInput *in)
+{
+	Jsonb	   *headers = DatumGetJsonbP(d);
+	char	   *text = JsonbToCString(NULL, &headers->root, VARSIZE(headers));
+
+	in->headers = text;
+	in->headers_len = strlen(text);
+}
+
+static TimestampTz
+read_timestamp(FunctionCallInfo fcinfo, int argno)
+{
+	TimestampTz ts;
+
+	if (PG_ARGISNULL(argno))
+		return GetCurrentTransactionStartTimestamp();
+	ts = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record timestamp must be finite")));
+	return ts;
+}
+
+static int32
+read_partition(FunctionCallInfo fcinfo, int argno)
+{
+	int32		partition;
+
+	if (PG_ARGISNULL(argno))
+		return -1;
+	partition = PG_GETARG_INT32(argno);
+	if (partition < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("partition must not be negative")));
+	return partition;
+}
+
+static TopicInfo *
+topic_argument(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	PreventCommandIfReadOnly("topics.produce()");
+	PreventCommandDuringRecovery("topics.produce()");
+	return catalog_lookup_topic(PG_GETARG_TEXT_PP(0));
+}
+
+/*
+ * The body shared by the produce overloads: arguments are (topic, value,
+ * key, headers, partition, ts); value and key arrive as bytea here.
+ */
+static Datum
+produce_common(FunctionCallInfo fcinfo, Datum value, bool value_null,
+			   Datum key, bool key_null)
+{
+	ProduceCallState *cs = call_state(fcinfo);
+	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+	TopicInfo  *topic;
+	RecordInput in;
+	int64		offset;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (cs->row_returned)
+	{
+		cs->row_returned = false;
+		rsi->isDone = ExprEndResult;
+		PG_RETURN_NULL();
+	}
+
+	topic = topic_argument(fcinfo);
+	memset(&in, 0, sizeof(in));
+	in.value_len = in.key_len = in.headers_len = -1;
+	if (!value_null)
+		read_bytes(value, &in.value, &in.value_len);
+	if (!key_null)
+		read_bytes(key, &in.key, &in.key_len);
+	if (!PG_ARGISNULL(3))
+		read_headers(PG_GETARG_DATUM(3), &in);
+	in.partition = read_partition(fcinfo, 4);
+	in.ts = read_timestamp(fcinfo, 5);
+
+	values[0] = Int32GetDatum(produce_record(topic, &in, &offset));
+	values[1] = Int64GetDatum(offset);
+
+	cs->row_returned = true;
+	rsi->isDone = ExprMultipleResult;
+	return HeapTupleGetDatum(heap_form_tuple(cs->result_desc, values, nulls));
+}
+
+Datum
+topics_produce(PG_FUNCTION_ARGS)
+{
+	return produce_common(fcinfo, PG_GETARG_DATUM(1), PG_ARGISNULL(1),
+						  PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+}
+
+/* Text values and keys are stored as their bytes (server encoding). */
+Datum
+topics_produce_text(PG_FUNCTION_ARGS)
+{
+	return produce_common(fcinfo, PG_GETARG_DATUM(1), PG_ARGISNULL(1),
+						  PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+}
+
+/* A jsonb value is stored as its JSON text; the key is text. */
+Datum
+topics_produce_jsonb(PG_FUNCTION_ARGS)
+{
+	Datum		value = (Datum) 0;
+
+	if (!PG_ARGISNULL(1))
+	{
+		Jsonb	   *json = PG_GETARG_JSONB_P(1);
+
+		value = CStringGetTextDatum(JsonbToCString(NULL, &json->root,
+												   VARSIZE(json)));
+	}
+	return produce_common(fcinfo, value, PG_ARGISNULL(1),
+						  PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+}
+
+static Datum *
+array_elements(FunctionCallInfo fcinfo, int argno, Oid elemtype, int expected,
+			   bool **nulls, int *count)
+{
+	ArrayType  *array;
+	Datum	   *elems;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	*nulls = NULL;
+	*count = 0;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("arrays of records must be one-dimensional")));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
+					  &elems, nulls, count);
+	if (expected >= 0 && *count != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys and headers arrays must be as long as the values array"),
+				 errdetail("There are %d values and %d elements in argument %d.",
+						   expected, *count, argno + 1)));
+	return elems;
+}
+
+/*
+ * topics.produce_batch(topic, values bytea[], keys bytea[], headers jsonb[],
+ * partition, ts): many records in one call; one result row per record.
+ */
+Datum
+topics_produce_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+	TopicInfo  *topic = topic_argument(fcinfo);
+	Datum	   *values;
+	Datum	   *keys;
+	Datum	   *headers;
+	bool	   *value_nulls;
+	bool	   *key_nulls;
+	bool	   *header_nulls;
+	int			count;
+	int			nkeys;
+	int			nheaders;
+	RecordInput in;
+
+	InitMaterializedSRF(fcinfo, 0);
+	values = array_elements(fcinfo, 1, BYTEAOID, -1, &value_nulls, &count);
+	keys = array_elements(fcinfo, 2, BYTEAOID, count, &key_nulls, &nkeys);
+	headers = array_elements(fcinfo, 3, JSONBOID, count, &header_nulls, &nheaders);
+
+	memset(&in, 0, sizeof(in));
+	in.partition = read_partition(fcinfo, 4);
+	in.ts = read_timestamp(fcinfo, 5);
+	for (int i = 0; i < count; i++)
+	{
+		Datum		result[2];
+		bool		result_nulls[2] = {false, false};
+		int64		offset;
+
+		CHECK_FOR_INTERRUPTS();
+		in.value = in.key = in.headers = NULL;
+		in.value_len = in.key_len = in.headers_len = -1;
+		if (!value_nulls[i])
+			read_bytes(values[i], &in.value, &in.value_len);
+		if (keys != NULL && !key_nulls[i])
+			read_bytes(keys[i], &in.key, &in.key_len);
+		if (headers != NULL && !header_nulls[i])
+			read_headers(headers[i], &in);
+
+		result[0] = Int32GetDatum(produce_record(topic, &in, &offset));
+		result[1] = Int64GetDatum(offset);
+		tuplestore_putvalues(rsi->setResult, rsi->setDesc, result, result_nulls);
+	}
+	return (Datum) 0;
+}
