@@ -486,12 +486,14 @@ call_state(FunctionCallInfo fcinfo)
 	if (cs == NULL)
 	{
 		TupleDesc	desc;
+		MemoryContext outer;
 
 		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
-		cs = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-									sizeof(ProduceCallState));
+		outer = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		cs = palloc0(sizeof(ProduceCallState));
 		cs->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(outer);
 		fcinfo->flinfo->fn_extra = cs;
 	}
 	/* a rescan abandons a set half-read: start over then */
