@@ -143,13 +143,19 @@ BEGIN
             USING ERRCODE = 'duplicate_object';
     END IF;
 
-    INSERT INTO topics.topic_meta (name, partitions, retention, retention_bytes,
+    -- Tables of topics from an earlier installation of the extension may
+    -- remain (DROP EXTENSION keeps schema topics and the data): skip their ids.
+    LOOP
+        new_id := nextval('topics.topic_id_seq');
+        EXIT WHEN to_regclass(format('topics.%I', 'topic_' || new_id)) IS NULL;
+    END LOOP;
+
+    INSERT INTO topics.topic_meta (id, name, partitions, retention, retention_bytes,
                                    cleanup_policy, max_message_bytes)
-    VALUES (name, partitions,
+    VALUES (new_id, name, partitions,
             CASE WHEN retention > interval '0' THEN retention END,
             CASE WHEN retention_bytes > 0 THEN retention_bytes END,
-            cleanup_policy, max_message_bytes)
-    RETURNING id INTO new_id;
+            cleanup_policy, max_message_bytes);
 
     table_name := 'topic_' || new_id;
     EXECUTE format('CREATE TABLE topics.%I ('
@@ -274,6 +280,36 @@ RETURNS TABLE (partition integer, "offset" bigint)
     AS 'MODULE_PATHNAME', 'topics_produce_batch';
 COMMENT ON FUNCTION topics.produce_batch(text, bytea[], bytea[], jsonb[], integer, timestamptz) IS
     'Produces one record per element of payloads (with the matching keys and headers) and returns their partitions and offsets.';
+
+CREATE FUNCTION topics.produce_all_step(count bigint, topic text, value bytea)
+RETURNS bigint LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'topics_produce_all_step';
+CREATE FUNCTION topics.produce_all_step(count bigint, topic text, value bytea, key bytea)
+RETURNS bigint LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'topics_produce_all_step';
+CREATE FUNCTION topics.produce_all_step(count bigint, topic text, value bytea, key bytea,
+                                        headers jsonb)
+RETURNS bigint LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'topics_produce_all_step';
+COMMENT ON FUNCTION topics.produce_all_step(bigint, text, bytea) IS
+    'Internal: transition function of topics.produce_all.';
+COMMENT ON FUNCTION topics.produce_all_step(bigint, text, bytea, bytea) IS
+    'Internal: transition function of topics.produce_all.';
+COMMENT ON FUNCTION topics.produce_all_step(bigint, text, bytea, bytea, jsonb) IS
+    'Internal: transition function of topics.produce_all.';
+
+CREATE AGGREGATE topics.produce_all(topic text, value bytea) (
+    SFUNC = topics.produce_all_step, STYPE = bigint, INITCOND = '0');
+CREATE AGGREGATE topics.produce_all(topic text, value bytea, key bytea) (
+    SFUNC = topics.produce_all_step, STYPE = bigint, INITCOND = '0');
+CREATE AGGREGATE topics.produce_all(topic text, value bytea, key bytea, headers jsonb) (
+    SFUNC = topics.produce_all_step, STYPE = bigint, INITCOND = '0');
+COMMENT ON AGGREGATE topics.produce_all(text, bytea) IS
+    'Bulk produce: one record per input row (keyless), returns how many were produced.';
+COMMENT ON AGGREGATE topics.produce_all(text, bytea, bytea) IS
+    'Bulk produce: one keyed record per input row, returns how many were produced.';
+COMMENT ON AGGREGATE topics.produce_all(text, bytea, bytea, jsonb) IS
+    'Bulk produce: one keyed record with headers per input row, returns how many were produced.';
 
 -------------------------------------------------------------------------------
 -- Fetch and offsets

@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(topics_produce);
 PG_FUNCTION_INFO_V1(topics_produce_text);
 PG_FUNCTION_INFO_V1(topics_produce_jsonb);
 PG_FUNCTION_INFO_V1(topics_produce_batch);
+PG_FUNCTION_INFO_V1(topics_produce_all_step);
 
 /* A batch being filled; its bytes start VARHDRSZ into alloc (a bytea). */
 typedef struct OpenBatch
@@ -77,6 +78,9 @@ typedef struct ProducerPartition
 
 static HTAB *xact_partitions = NULL;
 static MemoryContext produce_context = NULL;
+
+/* The entry of xact_partitions used last: most calls hit it again. */
+static ProducerPartition *recent_partition = NULL;
 
 /* Input of one record, as the SQL functions receive it. */
 typedef struct RecordInput
@@ -107,20 +111,37 @@ start_xact_state(void)
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
+/* What this transaction produced to the partition so far, or NULL. */
+static ProducerPartition *
+find_producer_partition(TopicInfo *topic, int32 partition)
+{
+	ProducerKey key;
+
+	if (recent_partition != NULL && recent_partition->topic == topic &&
+		recent_partition->key.topic_id == topic->id &&
+		recent_partition->key.partition == partition)
+		return recent_partition;
+	if (xact_partitions == NULL)
+		return NULL;
+	key.topic_id = topic->id;
+	key.partition = partition;
+	return hash_search(xact_partitions, &key, HASH_FIND, NULL);
+}
+
+/*
+ * Returns this transaction's producer state for the partition and takes
+ * one offset in it, registering the transaction as in flight on the first
+ * record.
+ */
 static ProducerPartition *
 producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
 {
 	ProducerKey key;
 	ProducerPartition *pp;
 	PartitionRef ref;
-	bool		found;
 
-	if (xact_partitions == NULL)
-		start_xact_state();
-	key.topic_id = topic->id;
-	key.partition = partition;
-	pp = hash_search(xact_partitions, &key, HASH_ENTER, &found);
-	if (found)
+	pp = find_producer_partition(topic, partition);
+	if (pp != NULL)
 	{
 		if (pp->checked_user != GetUserId())
 		{
@@ -128,8 +149,15 @@ producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
 			pp->checked_user = GetUserId();
 		}
 		*first_offset = offsets_take(pp->state, 1);
+		recent_partition = pp;
 		return pp;
 	}
+
+	if (xact_partitions == NULL)
+		start_xact_state();
+	key.topic_id = topic->id;
+	key.partition = partition;
+	pp = hash_search(xact_partitions, &key, HASH_ENTER, NULL);
 
 	*first_offset = -1;
 	PG_TRY();
@@ -148,6 +176,7 @@ producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
 		ref.topic_name = topic->name;
 		pp->state = offsets_pin(topic->id, partition, storage_read_bounds, &ref);
 		*first_offset = offsets_register(pp->state, 1);
+		recent_partition = pp;
 	}
 	PG_CATCH();
 	{
@@ -262,15 +291,9 @@ buffer_record(ProducerPartition *pp, const BatchRecord *record)
 static bool
 open_batch_has_room(TopicInfo *topic, int32 partition, size_t payload)
 {
-	ProducerKey key;
-	ProducerPartition *pp;
+	ProducerPartition *pp = find_producer_partition(topic, partition);
 	OpenBatch  *open;
 
-	if (xact_partitions == NULL)
-		return true;
-	key.topic_id = topic->id;
-	key.partition = partition;
-	pp = hash_search(xact_partitions, &key, HASH_FIND, NULL);
 	if (pp == NULL || pp->batches == NIL)
 		return true;
 	open = llast(pp->batches);
@@ -395,6 +418,7 @@ xact_callback(XactEvent event, void *arg)
 			}
 			/* the memory goes with TopTransactionContext */
 			xact_partitions = NULL;
+			recent_partition = NULL;
 			produce_context = NULL;
 			offsets_release_pins();
 			break;
@@ -459,6 +483,8 @@ produce_register_callbacks(void)
 typedef struct ProduceCallState
 {
 	TupleDesc	result_desc;
+	TopicInfo  *topic;			/* the topic named last, and its name */
+	text	   *topic_name;
 	bool		row_returned;	/* the next call ends the one-row set */
 	ExprContext *registered_in;
 } ProduceCallState;
@@ -568,6 +594,34 @@ topic_argument(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The topic argument of a per-record call: a call site names the same topic
+ * on every row, so remember it and skip the cache look-up while it is valid.
+ */
+static TopicInfo *
+cached_topic_argument(FunctionCallInfo fcinfo, ProduceCallState *cs)
+{
+	text	   *name;
+
+	if (cs->topic != NULL && cs->topic->valid && !PG_ARGISNULL(0) &&
+		!XactReadOnly)
+	{
+		name = PG_GETARG_TEXT_PP(0);
+		if (VARSIZE_ANY_EXHDR(name) == VARSIZE_ANY_EXHDR(cs->topic_name) &&
+			memcmp(VARDATA_ANY(name), VARDATA_ANY(cs->topic_name),
+				   VARSIZE_ANY_EXHDR(name)) == 0)
+			return cs->topic;
+	}
+
+	cs->topic = topic_argument(fcinfo);
+	if (cs->topic_name != NULL)
+		pfree(cs->topic_name);
+	cs->topic_name = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+										VARSIZE_ANY(PG_GETARG_TEXT_PP(0)));
+	memcpy(cs->topic_name, PG_GETARG_TEXT_PP(0), VARSIZE_ANY(PG_GETARG_TEXT_PP(0)));
+	return cs->topic;
+}
+
+/*
  * The body shared by the produce overloads: arguments are (topic, value,
  * key, headers, partition, ts); value and key arrive as bytea here.
  */
@@ -590,7 +644,7 @@ produce_common(FunctionCallInfo fcinfo, Datum value, bool value_null,
 		PG_RETURN_NULL();
 	}
 
-	topic = topic_argument(fcinfo);
+	topic = cached_topic_argument(fcinfo, cs);
 	memset(&in, 0, sizeof(in));
 	in.value_len = in.key_len = in.headers_len = -1;
 	if (!value_null)
@@ -722,4 +776,49 @@ topics_produce_batch(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsi->setResult, rsi->setDesc, result, result_nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * Transition function of the aggregate topics.produce_all(topic, value
+ * [, key [, headers]]): produces one record per input row and counts them.
+ * A set goes straight from the scan into batches, without building an
+ * array or returning a row per record.
+ */
+Datum
+topics_produce_all_step(PG_FUNCTION_ARGS)
+{
+	int64		count = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	TopicInfo  *topic = fcinfo->flinfo->fn_extra;
+	RecordInput in;
+	int64		offset;
+	int			nargs = PG_NARGS();
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "topics_produce_all_step called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	if (topic == NULL || !topic->valid ||
+		strcmp(topic->name, text_to_cstring(PG_GETARG_TEXT_PP(1))) != 0)
+	{
+		PreventCommandIfReadOnly("topics.produce_all()");
+		PreventCommandDuringRecovery("topics.produce_all()");
+		topic = catalog_lookup_topic(PG_GETARG_TEXT_PP(1));
+		fcinfo->flinfo->fn_extra = topic;
+	}
+
+	memset(&in, 0, sizeof(in));
+	in.partition = -1;
+	in.value_len = in.key_len = in.headers_len = -1;
+	in.ts = GetCurrentTransactionStartTimestamp();
+	if (!PG_ARGISNULL(2))
+		read_bytes(PG_GETARG_DATUM(2), &in.value, &in.value_len);
+	if (nargs > 3 && !PG_ARGISNULL(3))
+		read_bytes(PG_GETARG_DATUM(3), &in.key, &in.key_len);
+	if (nargs > 4 && !PG_ARGISNULL(4))
+		read_headers(PG_GETARG_DATUM(4), &in);
+
+	(void) produce_record(topic, &in, &offset);
+	PG_RETURN_INT64(count + 1);
 }
