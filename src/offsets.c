@@ -190,18 +190,33 @@ evict_idle_state(void)
 	return false;
 }
 
+static bool
+pinned_by_me(PartitionState *state)
+{
+	for (int i = npinned - 1; i >= 0; i--)
+		if (pinned[i] == state)
+			return true;
+	return false;
+}
+
+/* Makes room to remember one more pin, before any lock is taken. */
+static void
+reserve_pin_slot(void)
+{
+	if (npinned < pinned_capacity)
+		return;
+	pinned_capacity = Max(8, pinned_capacity * 2);
+	if (pinned == NULL)
+		pinned = MemoryContextAlloc(TopMemoryContext,
+									pinned_capacity * sizeof(PartitionState *));
+	else
+		pinned = repalloc(pinned, pinned_capacity * sizeof(PartitionState *));
+}
+
 static void
 remember_pin(PartitionState *state)
 {
-	if (npinned == pinned_capacity)
-	{
-		pinned_capacity = Max(8, pinned_capacity * 2);
-		if (pinned == NULL)
-			pinned = MemoryContextAlloc(TopMemoryContext,
-										pinned_capacity * sizeof(PartitionState *));
-		else
-			pinned = repalloc(pinned, pinned_capacity * sizeof(PartitionState *));
-	}
+	Assert(npinned < pinned_capacity);
 	pinned[npinned++] = state;
 }
 
@@ -211,11 +226,16 @@ find_or_create_state(const PartitionKey *key)
 	PartitionState *state;
 	bool		found;
 
+	reserve_pin_slot();
 	LWLockAcquire(shared->hash_lock, LW_SHARED);
 	state = hash_search(partition_states, key, HASH_FIND, NULL);
 	if (state != NULL)
 	{
-		pg_atomic_fetch_add_u32(&state->pins, 1);
+		if (!pinned_by_me(state))
+		{
+			pg_atomic_fetch_add_u32(&state->pins, 1);
+			remember_pin(state);
+		}
 		LWLockRelease(shared->hash_lock);
 		return state;
 	}
@@ -246,13 +266,14 @@ find_or_create_state(const PartitionKey *key)
 		ConditionVariableInit(&state->records_arrived);
 	}
 	pg_atomic_fetch_add_u32(&state->pins, 1);
+	remember_pin(state);
 	LWLockRelease(shared->hash_lock);
 	return state;
 }
 
 /*
- * Finds the state of a partition, creating it if needed, and pins it until
- * the end of the transaction.  A cold state learns its next offset from
+ * Finds the state of a partition, creating it if needed, and pins it (once
+ * per backend) until the end of the transaction.  A cold state learns its next offset from
  * stored_bounds, which reads the partition's table.
  */
 PartitionState *
@@ -269,7 +290,6 @@ offsets_pin(int32 topic_id, int32 partition, StoredBoundsFunction stored_bounds,
 	key.partition = partition;
 
 	state = find_or_create_state(&key);
-	remember_pin(state);
 
 	if (!state->initialized)
 	{
