@@ -72,7 +72,7 @@ varint_size(uint64 v)
 static uint64
 zigzag(int64 v)
 {
-	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+	return ((uint64) v << 1) ^ (v < 0 ? ~UINT64CONST(0) : 0);
 }
 
 static int64
