@@ -72,7 +72,10 @@ require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errmsg("%s must not be null", name)));
 }
 
-/* Looks up topic and partition (arguments 0 and 1) and pins its state. */
+/*
+ * Looks up topic and partition (arguments 0 and 1) and pins its state; the
+ * caller unpins it when done (an error leaves that to the transaction end).
+ */
 static void
 open_target(FunctionCallInfo fcinfo, ReadTarget *target)
 {
@@ -275,6 +278,7 @@ topics_fetch(PG_FUNCTION_ARGS)
 	if (stable > from_offset)
 		read_records(&target, PG_GETARG_DATUM(0), from_offset, stable,
 					 max_records, max_bytes, rsi);
+	offsets_unpin(target.state);
 	return (Datum) 0;
 }
 
@@ -327,6 +331,7 @@ topics_offset_for_time(PG_FUNCTION_ARGS)
 	}
 	storage_scan_end(&scan);
 	UnregisterSnapshot(snapshot);
+	offsets_unpin(target.state);
 
 	if (found < 0)
 		PG_RETURN_NULL();
@@ -338,9 +343,12 @@ Datum
 topics_earliest_offset(PG_FUNCTION_ARGS)
 {
 	ReadTarget	target;
+	int64		log_start;
 
 	open_target(fcinfo, &target);
-	PG_RETURN_INT64(offsets_log_start(target.state));
+	log_start = offsets_log_start(target.state);
+	offsets_unpin(target.state);
+	PG_RETURN_INT64(log_start);
 }
 
 /*
@@ -351,9 +359,12 @@ Datum
 topics_latest_offset(PG_FUNCTION_ARGS)
 {
 	ReadTarget	target;
+	int64		stable;
 
 	open_target(fcinfo, &target);
-	PG_RETURN_INT64(offsets_stable(target.state, NULL));
+	stable = offsets_stable(target.state, NULL);
+	offsets_unpin(target.state);
+	PG_RETURN_INT64(stable);
 }
 
 /*
@@ -375,6 +386,7 @@ topics_partition_offsets(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(offsets_stable(target.state, &high_watermark));
 	values[1] = Int64GetDatum(high_watermark);
 	values[0] = Int64GetDatum(offsets_log_start(target.state));
+	offsets_unpin(target.state);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
 													  values, nulls)));
 }

@@ -170,22 +170,57 @@ offsets_check_loaded(void)
 				 errhint("Add pg_topics to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
-/* Removes one state that nobody uses; the caller holds hash_lock exclusively. */
+/* Drops committed entries whose commit record is now on disk. */
+static void
+forget_flushed_commits(PartitionState *state, XLogRecPtr flushed)
+{
+	int			i = 0;
+
+	while (i < state->ninflight)
+	{
+		InFlight   *entry = &state->inflight[i];
+
+		if (entry->owner == NO_OWNER && entry->commit_lsn <= flushed)
+			state->inflight[i] = state->inflight[--state->ninflight];
+		else
+			i++;
+	}
+}
+
+/*
+ * Removes one state that nobody uses; the caller holds hash_lock
+ * exclusively.  A state whose only entries are commits awaiting a WAL flush
+ * is idle once the WAL is flushed, so the second pass flushes it.
+ */
 static bool
 evict_idle_state(void)
 {
-	HASH_SEQ_STATUS scan;
-	PartitionState *state;
-
-	hash_seq_init(&scan, partition_states);
-	while ((state = hash_seq_search(&scan)) != NULL)
+	for (int pass = 0; pass < 2; pass++)
 	{
-		if (pg_atomic_read_u32(&state->pins) == 0 && state->ninflight == 0)
+		XLogRecPtr	flushed = compat_flushed_lsn();
+		HASH_SEQ_STATUS scan;
+		PartitionState *state;
+
+		hash_seq_init(&scan, partition_states);
+		while ((state = hash_seq_search(&scan)) != NULL)
 		{
-			hash_seq_term(&scan);
-			hash_search(partition_states, &state->key, HASH_REMOVE, NULL);
-			return true;
+			bool		idle;
+
+			if (pg_atomic_read_u32(&state->pins) != 0)
+				continue;
+			LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+			forget_flushed_commits(state, flushed);
+			idle = state->ninflight == 0;
+			LWLockRelease(&state->lock);
+			if (idle)
+			{
+				hash_seq_term(&scan);
+				hash_search(partition_states, &state->key, HASH_REMOVE, NULL);
+				return true;
+			}
 		}
+		if (pass == 0)
+			XLogFlush(GetXLogInsertRecPtr());
 	}
 	return false;
 }
@@ -314,23 +349,6 @@ offsets_pin(int32 topic_id, int32 partition, StoredBoundsFunction stored_bounds,
 	return state;
 }
 
-/* Drops committed entries whose commit record is now on disk. */
-static void
-forget_flushed_commits(PartitionState *state, XLogRecPtr flushed)
-{
-	int			i = 0;
-
-	while (i < state->ninflight)
-	{
-		InFlight   *entry = &state->inflight[i];
-
-		if (entry->owner == NO_OWNER && entry->commit_lsn <= flushed)
-			state->inflight[i] = state->inflight[--state->ninflight];
-		else
-			i++;
-	}
-}
-
 static XLogRecPtr
 latest_pending_commit(PartitionState *state)
 {
@@ -414,6 +432,21 @@ offsets_end_transaction(PartitionState *state, bool committed)
 	}
 	LWLockRelease(&state->lock);
 	ConditionVariableBroadcast(&state->records_arrived);
+}
+
+/* Releases a pin before the end of the transaction (readers do). */
+void
+offsets_unpin(PartitionState *state)
+{
+	for (int i = npinned - 1; i >= 0; i--)
+	{
+		if (pinned[i] == state)
+		{
+			pinned[i] = pinned[--npinned];
+			pg_atomic_fetch_sub_u32(&state->pins, 1);
+			return;
+		}
+	}
 }
 
 void

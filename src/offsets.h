@@ -30,6 +30,7 @@ extern PartitionState *offsets_pin(int32 topic_id, int32 partition,
 extern int64 offsets_register(PartitionState *state, int64 count);
 extern int64 offsets_take(PartitionState *state, int64 count);
 extern void offsets_end_transaction(PartitionState *state, bool committed);
+extern void offsets_unpin(PartitionState *state);
 extern void offsets_release_pins(void);
 
 extern int64 offsets_stable(PartitionState *state, int64 *high_watermark);
