@@ -13,6 +13,7 @@
  */
 #include "c.h"
 
+#include "common/int.h"
 #include "port/pg_crc32c.h"
 
 #include "batch.h"
@@ -169,7 +170,8 @@ put_bytes(char *p, const char *data, int32 len)
 
 /*
  * Appends a record whose offset is above every offset already in the batch.
- * Returns false, leaving the batch as it was, when the record does not fit.
+ * Returns false, leaving the batch as it was, when the record does not fit
+ * (in bytes, or in the 32-bit offset delta of the header).
  */
 bool
 batch_writer_append(BatchWriter *writer, const BatchRecord *record)
@@ -179,7 +181,8 @@ batch_writer_append(BatchWriter *writer, const BatchRecord *record)
 	char	   *p;
 
 	Assert(record->offset > writer->last_offset);
-	if (writer->len + total > writer->capacity)
+	if (writer->len + total > writer->capacity ||
+		record->offset - writer->base_offset > PG_INT32_MAX)
 		return false;
 
 	p = writer->buf + writer->len;
@@ -209,7 +212,8 @@ batch_writer_finish(BatchWriter *writer)
 	h[2] = BATCH_FORMAT_VERSION;
 	h[3] = 0;
 	put_u64(h + 8, (uint64) writer->base_offset);
-	put_u32(h + 16, (uint32) (writer->last_offset - writer->base_offset));
+	put_u32(h + 16, (uint32) (writer->count > 0 ?
+							   writer->last_offset - writer->base_offset : 0));
 	put_u64(h + 20, (uint64) writer->first_ts);
 	put_u64(h + 28, (uint64) writer->max_ts);
 	put_u32(h + 36, (uint32) writer->count);
@@ -233,7 +237,7 @@ batch_reader_open(BatchReader *reader, const char *buf, size_t len)
 		return BATCH_TRUNCATED;
 	if (buf[0] != BATCH_MAGIC_0 || buf[1] != BATCH_MAGIC_1)
 		return BATCH_BAD_MAGIC;
-	if (buf[2] != BATCH_FORMAT_VERSION)
+	if (buf[2] != BATCH_FORMAT_VERSION || buf[3] != 0)
 		return BATCH_BAD_VERSION;
 
 	INIT_CRC32C(crc);
@@ -252,7 +256,9 @@ batch_reader_open(BatchReader *reader, const char *buf, size_t len)
 	reader->count = (int32) get_u32(buf + 36);
 	if (reader->base_offset < 0 || last_delta < 0 || reader->count < 0 ||
 		reader->count > last_delta + 1 ||
-		(reader->count == 0 && last_delta != 0))
+		(reader->count == 0 && last_delta != 0) ||
+		reader->base_offset > PG_INT64_MAX - last_delta ||
+		reader->first_ts > reader->max_ts)
 		return BATCH_BAD_HEADER;
 	reader->last_offset = reader->base_offset + last_delta;
 	reader->previous_offset = reader->base_offset - 1;
@@ -308,7 +314,9 @@ batch_reader_next(BatchReader *reader, BatchRecord *record, bool *done)
 
 	if (!get_varint(reader->buf, end, &pos, &raw))
 		return BATCH_BAD_RECORD;
-	record->ts = reader->first_ts + unzigzag(raw);
+	if (pg_add_s64_overflow(reader->first_ts, unzigzag(raw), &record->ts) ||
+		record->ts > reader->max_ts)
+		return BATCH_BAD_RECORD;
 	if (!get_varint(reader->buf, end, &pos, &raw) ||
 		raw > (uint64) (reader->last_offset - reader->base_offset))
 		return BATCH_BAD_RECORD;
