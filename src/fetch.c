@@ -29,6 +29,7 @@
 
 #include "catalog.h"
 #include "offsets.h"
+#include "fetch.h"
 #include "storage.h"
 
 PG_FUNCTION_INFO_V1(topics_fetch);
@@ -55,16 +56,8 @@ enum
 	RECORD_NATTS
 };
 
-/* A partition opened for reading: the topic, its table and offset state. */
-typedef struct ReadTarget
-{
-	TopicInfo  *topic;
-	PartitionRef ref;
-	PartitionState *state;
-} ReadTarget;
-
-static void
-require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
+void
+fetch_require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -73,30 +66,36 @@ require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
- * Looks up topic and partition (arguments 0 and 1) and pins its state; the
- * caller unpins it when done (an error leaves that to the transaction end).
+ * Opens a partition for reading: checks that it exists and that the user
+ * may read it, and pins its offset state.  The caller unpins it when done
+ * (an error leaves that to the end of the transaction).
  */
+void
+fetch_open_target(TopicInfo *topic, int32 partition, ReadTarget *target)
+{
+	target->topic = topic;
+	target->ref.relid = catalog_partition_relid(topic, partition);
+	target->ref.topic_id = topic->id;
+	target->ref.partition = partition;
+	target->ref.topic_name = topic->name;
+	catalog_check_access(topic, ACL_SELECT);
+	LockRelationOid(target->ref.relid, AccessShareLock);
+	target->state = offsets_pin(topic->id, partition, storage_read_bounds,
+								&target->ref);
+}
+
+/* Opens the partition named by arguments 0 (topic) and 1 (partition). */
 static void
 open_target(FunctionCallInfo fcinfo, ReadTarget *target)
 {
-	int32		partition;
-
-	require_argument(fcinfo, 0, "topic name");
-	require_argument(fcinfo, 1, "partition");
-	target->topic = catalog_lookup_topic(PG_GETARG_TEXT_PP(0));
-	partition = PG_GETARG_INT32(1);
-	target->ref.relid = catalog_partition_relid(target->topic, partition);
-	target->ref.topic_id = target->topic->id;
-	target->ref.partition = partition;
-	target->ref.topic_name = target->topic->name;
-	catalog_check_access(target->topic, ACL_SELECT);
-	LockRelationOid(target->ref.relid, AccessShareLock);
-	target->state = offsets_pin(target->topic->id, partition,
-								storage_read_bounds, &target->ref);
+	fetch_require_argument(fcinfo, 0, "topic name");
+	fetch_require_argument(fcinfo, 1, "partition");
+	fetch_open_target(catalog_lookup_topic(PG_GETARG_TEXT_PP(0)),
+					  PG_GETARG_INT32(1), target);
 }
 
-static long
-wait_milliseconds(Interval *wait)
+long
+fetch_wait_milliseconds(Interval *wait)
 {
 	int64		usecs;
 
@@ -162,12 +161,13 @@ headers_datum(const BatchRecord *record)
 
 /*
  * Appends the records in [from_offset, stable) to the result, within
- * max_records and max_bytes (at least one record, as Kafka does).
+ * max_records and max_bytes (at least one record, as Kafka does).  Returns
+ * how many it appended and sets *last_offset to the offset of the last.
  */
-static void
-read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
-			 int64 stable, int32 max_records, int32 max_bytes,
-			 ReturnSetInfo *rsi)
+int32
+fetch_read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
+				   int64 stable, int32 max_records, int64 max_bytes,
+				   ReturnSetInfo *rsi, int64 *last_offset)
 {
 	MemoryContext per_batch = AllocSetContextCreate(CurrentMemoryContext,
 													"pg_topics fetch batch",
@@ -222,6 +222,7 @@ read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
 				values[RECORD_HEADERS] = headers_datum(&record);
 			tuplestore_putvalues(rsi->setResult, rsi->setDesc, values, nulls);
 
+			*last_offset = record.offset;
 			returned++;
 			bytes += Max(record.key_len, 0) + Max(record.value_len, 0);
 			full = returned >= max_records || bytes >= max_bytes;
@@ -232,6 +233,7 @@ read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
 	storage_scan_end(&scan);
 	UnregisterSnapshot(snapshot);
 	MemoryContextDelete(per_batch);
+	return returned;
 }
 
 /*
@@ -250,15 +252,16 @@ topics_fetch(PG_FUNCTION_ARGS)
 	long		wait_ms;
 	int64		high_watermark;
 	int64		stable;
+	int64		last_offset;
 
-	require_argument(fcinfo, 2, "from_offset");
-	require_argument(fcinfo, 3, "max_records");
-	require_argument(fcinfo, 4, "max_bytes");
-	require_argument(fcinfo, 5, "wait");
+	fetch_require_argument(fcinfo, 2, "from_offset");
+	fetch_require_argument(fcinfo, 3, "max_records");
+	fetch_require_argument(fcinfo, 4, "max_bytes");
+	fetch_require_argument(fcinfo, 5, "wait");
 	from_offset = PG_GETARG_INT64(2);
 	max_records = PG_GETARG_INT32(3);
 	max_bytes = PG_GETARG_INT32(4);
-	wait_ms = wait_milliseconds(PG_GETARG_INTERVAL_P(5));
+	wait_ms = fetch_wait_milliseconds(PG_GETARG_INTERVAL_P(5));
 	if (max_records < 1 || max_records > FETCH_MAX_RECORDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -276,8 +279,9 @@ topics_fetch(PG_FUNCTION_ARGS)
 	if (stable <= from_offset && wait_ms > 0)
 		stable = offsets_wait_beyond(target.state, from_offset, wait_ms);
 	if (stable > from_offset)
-		read_records(&target, PG_GETARG_DATUM(0), from_offset, stable,
-					 max_records, max_bytes, rsi);
+		(void) fetch_read_records(&target, PG_GETARG_DATUM(0), from_offset,
+								  stable, max_records, max_bytes, rsi,
+								  &last_offset);
 	offsets_unpin(target.state);
 	return (Datum) 0;
 }
@@ -299,7 +303,7 @@ topics_offset_for_time(PG_FUNCTION_ARGS)
 	BatchScan	scan;
 	StoredBatch batch;
 
-	require_argument(fcinfo, 2, "ts");
+	fetch_require_argument(fcinfo, 2, "ts");
 	ts = PG_GETARG_TIMESTAMPTZ(2);
 	open_target(fcinfo, &target);
 	stable = offsets_stable(target.state, NULL);
