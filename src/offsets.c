@@ -82,10 +82,17 @@ struct PartitionState
 	InFlight	inflight[FLEXIBLE_ARRAY_MEMBER];
 };
 
+/*
+ * Consumers of a whole topic wait on one of these, chosen by topic id, so
+ * that a commit to any partition of the topic wakes them.
+ */
+#define TOPIC_WAKEUPS 64
+
 typedef struct OffsetsShared
 {
 	LWLock	   *hash_lock;		/* protects the hash table's membership */
 	int			tranche_id;
+	ConditionVariable topic_arrivals[TOPIC_WAKEUPS];
 } OffsetsShared;
 
 static OffsetsShared *shared = NULL;
@@ -138,6 +145,8 @@ offsets_init_memory(void)
 	{
 		shared->hash_lock = &(GetNamedLWLockTranche("pg_topics"))->lock;
 		shared->tranche_id = LWLockNewTrancheId();
+		for (int i = 0; i < TOPIC_WAKEUPS; i++)
+			ConditionVariableInit(&shared->topic_arrivals[i]);
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PartitionKey);
@@ -432,6 +441,18 @@ offsets_end_transaction(PartitionState *state, bool committed)
 	}
 	LWLockRelease(&state->lock);
 	ConditionVariableBroadcast(&state->records_arrived);
+	ConditionVariableBroadcast(offsets_topic_arrivals(state->key.topic_id));
+}
+
+/*
+ * The condition variable broadcast whenever a transaction that produced to
+ * the topic ends (other topics may share it).
+ */
+ConditionVariable *
+offsets_topic_arrivals(int32 topic_id)
+{
+	offsets_check_loaded();
+	return &shared->topic_arrivals[(uint32) topic_id % TOPIC_WAKEUPS];
 }
 
 /* Releases a pin before the end of the transaction (readers do). */

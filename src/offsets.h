@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/xlogdefs.h"
+#include "storage/condition_variable.h"
 
 typedef struct PartitionState PartitionState;
 
@@ -35,6 +36,7 @@ extern void offsets_release_pins(void);
 
 extern int64 offsets_stable(PartitionState *state, int64 *high_watermark);
 extern int64 offsets_log_start(PartitionState *state);
+extern ConditionVariable *offsets_topic_arrivals(int32 topic_id);
 extern int64 offsets_wait_beyond(PartitionState *state, int64 from_offset,
 								 long timeout_ms);
 
