@@ -38,4 +38,4 @@ bench:
 	bench/run
 
 fuzz:
-	$(MAKE) -C test/fuzz
+	$(MAKE) -C test/fuzz fuzz

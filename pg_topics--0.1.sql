@@ -193,6 +193,9 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     topic topics.topic_meta;
 BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT * INTO topic FROM topics.topic_meta t WHERE t.name = alter_topic.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'topic "%" does not exist', name
@@ -230,6 +233,9 @@ CREATE FUNCTION topics.drop_topic(name text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     topic_id integer;
 BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     DELETE FROM topics.topic_meta t WHERE t.name = drop_topic.name RETURNING t.id INTO topic_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'topic "%" does not exist', name
@@ -297,6 +303,10 @@ COMMENT ON FUNCTION topics.produce_all_step(bigint, text, bytea, bytea) IS
     'Internal: transition function of topics.produce_all.';
 COMMENT ON FUNCTION topics.produce_all_step(bigint, text, bytea, bytea, jsonb) IS
     'Internal: transition function of topics.produce_all.';
+-- Aggregates check EXECUTE of their transition function against their owner.
+REVOKE ALL ON FUNCTION topics.produce_all_step(bigint, text, bytea),
+    topics.produce_all_step(bigint, text, bytea, bytea),
+    topics.produce_all_step(bigint, text, bytea, bytea, jsonb) FROM PUBLIC;
 
 CREATE AGGREGATE topics.produce_all(topic text, value bytea) (
     SFUNC = topics.produce_all_step, STYPE = bigint, INITCOND = '0');
@@ -361,6 +371,7 @@ CREATE VIEW topics.topic_list AS
            max_message_bytes, created_at, id AS topic_id
     FROM topics.topic_meta;
 COMMENT ON VIEW topics.topic_list IS 'Every topic with its settings.';
+GRANT SELECT ON topics.topic_list TO PUBLIC;
 
 CREATE FUNCTION topics.partition_details()
 RETURNS TABLE (topic text, partition integer, log_start_offset bigint,
@@ -394,3 +405,4 @@ CREATE VIEW topics.partition_list AS
     SELECT * FROM topics.partition_details();
 COMMENT ON VIEW topics.partition_list IS
     'Every partition: log start offset, high watermark, last stable offset, records, bytes, oldest and newest timestamp.';
+GRANT SELECT ON topics.partition_list TO PUBLIC;

@@ -342,19 +342,19 @@ batch_status_message(BatchStatus status)
 	switch (status)
 	{
 		case BATCH_OK:
-			return "no error";
+			return "No error.";
 		case BATCH_TRUNCATED:
-			return "the batch is truncated";
+			return "The batch is truncated.";
 		case BATCH_BAD_MAGIC:
-			return "the batch does not start with the batch magic bytes";
+			return "The batch does not start with the batch magic bytes.";
 		case BATCH_BAD_VERSION:
-			return "the batch has an unknown format version";
+			return "The batch has an unknown format version or attributes.";
 		case BATCH_BAD_CHECKSUM:
-			return "the batch checksum does not match its contents";
+			return "The batch checksum does not match its contents.";
 		case BATCH_BAD_HEADER:
-			return "the batch header is inconsistent";
+			return "The batch header is inconsistent.";
 		case BATCH_BAD_RECORD:
-			return "a record in the batch is malformed";
+			return "A record in the batch is malformed.";
 	}
-	return "unknown batch error";
+	return "Unknown batch error.";
 }

@@ -99,11 +99,11 @@ fetch_wait_milliseconds(Interval *wait)
 {
 	int64		usecs;
 
-	if (wait->month != 0 || wait->day != 0)
-		usecs = FETCH_MAX_WAIT_MS * 1000 + 1;
+	if (wait->month != 0 || wait->day > 1 || wait->day < -1)
+		usecs = wait->month < 0 || wait->day < 0 ? -1 : FETCH_MAX_WAIT_MS * 1000 + 1;
 	else
-		usecs = wait->time;
-	if (usecs < 0 || wait->month < 0 || wait->day < 0)
+		usecs = wait->time + wait->day * USECS_PER_DAY;
+	if (usecs < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wait must not be negative")));

@@ -25,11 +25,12 @@
  * a record a consumer has seen (I2, I4).
  *
  * After a restart the counters are gone; a state is initialised from the
- * highest offset stored (I2).  Offsets only uncommitted transactions held
- * may be taken again: no reader ever saw them.
+ * highest offset stored (I2).  Offsets only aborted transactions held may
+ * be taken again: the stable offset and the high watermark never pass them
+ * (they stop at the committed end), so no reader ever saw past them.
  *
- * Pins keep a state from being evicted while a backend uses it; they are
- * released at the end of the transaction.  An idle state (no pins, nothing
+ * Pins keep a state from being evicted while a backend uses it: a producer
+ * holds its pin until its transaction ends, a reader until its call ends.  An idle state (no pins, nothing
  * in flight) may be evicted to make room and is re-initialised from storage
  * on next use.
  *
@@ -76,6 +77,7 @@ struct PartitionState
 	pg_atomic_uint64 next_offset;
 	pg_atomic_uint32 pins;
 	bool		initialized;
+	int64		committed_end;	/* 1 + the highest offset a commit took */
 	int64		log_start_offset;
 	int			ninflight;
 	ConditionVariable records_arrived;
@@ -303,6 +305,7 @@ find_or_create_state(const PartitionKey *key)
 	{
 		LWLockInitialize(&state->lock, shared->tranche_id);
 		pg_atomic_init_u64(&state->next_offset, 0);
+		state->committed_end = 0;
 		pg_atomic_init_u32(&state->pins, 0);
 		state->initialized = false;
 		state->log_start_offset = 0;
@@ -350,6 +353,7 @@ offsets_pin(int32 topic_id, int32 partition, StoredBoundsFunction stored_bounds,
 		if (!state->initialized)
 		{
 			pg_atomic_write_u64(&state->next_offset, next_offset);
+			state->committed_end = next_offset;
 			state->log_start_offset = log_start_offset;
 			state->initialized = true;
 		}
@@ -413,17 +417,21 @@ offsets_take(PartitionState *state, int64 count)
 }
 
 /*
- * Ends this backend's registration in the partition.  Runs from the
- * transaction callbacks, after the transaction became visible (or certainly
- * invisible), so it must not fail.
+ * Ends this backend's registration in the partition; last_offset is the
+ * highest offset the transaction took there.  Runs from the transaction
+ * callbacks, after the transaction became visible (or certainly invisible),
+ * so it must not fail.
  */
 void
-offsets_end_transaction(PartitionState *state, bool committed)
+offsets_end_transaction(PartitionState *state, bool committed,
+						int64 last_offset)
 {
 	XLogRecPtr	commit_lsn = XactLastCommitEnd;
 	bool		durable = !committed || commit_lsn <= compat_flushed_lsn();
 
 	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+	if (committed)
+		state->committed_end = Max(state->committed_end, last_offset + 1);
 	for (int i = 0; i < state->ninflight; i++)
 	{
 		InFlight   *entry = &state->inflight[i];
@@ -481,8 +489,14 @@ offsets_release_pins(void)
 /*
  * Returns the last stable offset: every committed record below it is
  * durable and visible to a snapshot taken after this call returns, and no
- * record below it can appear later.  Also reports the next offset to be
- * taken (Kafka's high watermark).
+ * record below it can appear later.  Also reports the high watermark: the
+ * end of the committed log.
+ *
+ * Both stop at the highest offset a commit took, never at offsets that only
+ * aborted transactions held: those are not stored anywhere, so a counter
+ * re-initialised from storage (after a restart or an eviction) may hand them
+ * out again, and a consumer parked at an offset above them would skip the
+ * records that get them.
  */
 int64
 offsets_stable(PartitionState *state, int64 *high_watermark)
@@ -491,12 +505,12 @@ offsets_stable(PartitionState *state, int64 *high_watermark)
 	{
 		XLogRecPtr	flushed = compat_flushed_lsn();
 		XLogRecPtr	must_flush = InvalidXLogRecPtr;
-		int64		next;
+		int64		end;
 		int64		stable;
 
 		LWLockAcquire(&state->lock, LW_SHARED);
-		next = pg_atomic_read_u64(&state->next_offset);
-		stable = next;
+		end = state->committed_end;
+		stable = end;
 		for (int i = 0; i < state->ninflight; i++)
 		{
 			InFlight   *entry = &state->inflight[i];
@@ -512,7 +526,7 @@ offsets_stable(PartitionState *state, int64 *high_watermark)
 		if (must_flush == InvalidXLogRecPtr)
 		{
 			if (high_watermark)
-				*high_watermark = next;
+				*high_watermark = end;
 			return stable;
 		}
 		/* a commit below is not on disk yet: make it durable, then look again */

@@ -30,7 +30,8 @@ extern PartitionState *offsets_pin(int32 topic_id, int32 partition,
 								   StoredBoundsFunction stored_bounds, void *arg);
 extern int64 offsets_register(PartitionState *state, int64 count);
 extern int64 offsets_take(PartitionState *state, int64 count);
-extern void offsets_end_transaction(PartitionState *state, bool committed);
+extern void offsets_end_transaction(PartitionState *state, bool committed,
+									int64 last_offset);
 extern void offsets_unpin(PartitionState *state);
 extern void offsets_release_pins(void);
 

@@ -24,21 +24,39 @@
 PG_MODULE_MAGIC;
 
 int			pg_topics_max_partitions = 4096;
+int			pg_topics_auto_offset_reset = AUTO_OFFSET_RESET_LATEST;
+
+static const struct config_enum_entry auto_offset_reset_options[] = {
+	{"latest", AUTO_OFFSET_RESET_LATEST, false},
+	{"earliest", AUTO_OFFSET_RESET_EARLIEST, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
+/* Settings that need shared memory exist only when the library is preloaded. */
 static void
 define_settings(void)
 {
-	DefineCustomIntVariable("pg_topics.max_partitions",
-							"Partitions whose offsets can be tracked in shared memory at once.",
-							"Idle partitions give their slot up when it is needed; "
-							"every partition with a producing transaction in flight holds one.",
-							&pg_topics_max_partitions,
-							4096, 16, 1000000,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pg_topics.max_partitions",
+								"Partitions whose offsets can be tracked in shared memory at once.",
+								"Idle partitions give their slot up when it is needed; "
+								"every partition with a producing transaction in flight holds one.",
+								&pg_topics_max_partitions,
+								4096, 16, 1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	DefineCustomEnumVariable("pg_topics.auto_offset_reset",
+							 "Where a consumer group starts in a partition it has no committed offset for.",
+							 "'latest' (Kafka's default) starts at the end, 'earliest' at the log start offset.",
+							 &pg_topics_auto_offset_reset,
+							 AUTO_OFFSET_RESET_LATEST,
+							 auto_offset_reset_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_topics");
 }
 

@@ -59,6 +59,16 @@ typedef struct OpenBatch
 	BatchWriter writer;
 } OpenBatch;
 
+/*
+ * The highest offset written by one subtransaction: what a commit makes
+ * durable, and so what the committed end of the partition moves to.
+ */
+typedef struct WrittenRun
+{
+	SubTransactionId subid;		/* first, as in OpenBatch */
+	int64		last_offset;
+} WrittenRun;
+
 typedef struct ProducerKey
 {
 	int32		topic_id;
@@ -74,6 +84,7 @@ typedef struct ProducerPartition
 	Oid			checked_user;
 	PartitionState *state;
 	List	   *batches;		/* OpenBatch *, oldest first */
+	List	   *written;		/* WrittenRun *, one per subtransaction */
 } ProducerPartition;
 
 static HTAB *xact_partitions = NULL;
@@ -165,6 +176,7 @@ producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
 		pp->topic = topic;
 		pp->relid = catalog_partition_relid(topic, partition);
 		pp->batches = NIL;
+		pp->written = NIL;
 		pp->state = NULL;
 		catalog_check_access(topic, ACL_INSERT);
 		pp->checked_user = GetUserId();
@@ -189,6 +201,32 @@ producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
 	return pp;
 }
 
+static List *
+list_append_in(MemoryContext context, List *list, void *item)
+{
+	MemoryContext outer = MemoryContextSwitchTo(context);
+
+	list = lappend(list, item);
+	MemoryContextSwitchTo(outer);
+	return list;
+}
+
+static void
+remember_written(ProducerPartition *pp, SubTransactionId subid,
+				 int64 last_offset)
+{
+	WrittenRun *run = pp->written != NIL ? llast(pp->written) : NULL;
+
+	if (run == NULL || run->subid != subid)
+	{
+		run = MemoryContextAlloc(produce_context, sizeof(WrittenRun));
+		run->subid = subid;
+		run->last_offset = last_offset;
+		pp->written = list_append_in(produce_context, pp->written, run);
+	}
+	run->last_offset = Max(run->last_offset, last_offset);
+}
+
 static void
 write_batches(ProducerPartition *pp, List *batches)
 {
@@ -204,10 +242,24 @@ write_batches(ProducerPartition *pp, List *batches)
 
 		CHECK_FOR_INTERRUPTS();
 		storage_append(&appender, &batch->writer);
+		remember_written(pp, GetCurrentSubTransactionId(),
+						 batch->writer.last_offset);
 		pfree(batch->alloc);
 		pfree(batch);
 	}
 	storage_appender_close(&appender);
+}
+
+/* The highest offset this transaction wrote to the partition, or -1. */
+static int64
+highest_written(ProducerPartition *pp)
+{
+	int64		highest = -1;
+	ListCell   *lc;
+
+	foreach(lc, pp->written)
+		highest = Max(highest, ((WrittenRun *) lfirst(lc))->last_offset);
+	return highest;
 }
 
 /* Writes the partition's batches that belong to the current subtransaction. */
@@ -234,16 +286,6 @@ write_current_batches(ProducerPartition *pp)
 	MemoryContextSwitchTo(outer);
 	write_batches(pp, now);
 	list_free(now);
-}
-
-static List *
-list_append_in(MemoryContext context, List *list, void *item)
-{
-	MemoryContext outer = MemoryContextSwitchTo(context);
-
-	list = lappend(list, item);
-	MemoryContextSwitchTo(outer);
-	return list;
 }
 
 static OpenBatch *
@@ -414,7 +456,8 @@ xact_callback(XactEvent event, void *arg)
 
 				hash_seq_init(&scan, xact_partitions);
 				while ((pp = hash_seq_search(&scan)) != NULL)
-					offsets_end_transaction(pp->state, committed);
+					offsets_end_transaction(pp->state, committed,
+											highest_written(pp));
 			}
 			/* the memory goes with TopTransactionContext */
 			xact_partitions = NULL;
@@ -427,7 +470,50 @@ xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* Forgets what an aborted subtransaction buffered; re-tags a committed one. */
+/*
+ * At the end of subtransaction subid, keeps the items of a list that belong
+ * to older subtransactions, re-tags its own to the parent on commit, and
+ * frees them on abort.  Items start with their SubTransactionId.
+ */
+static List *
+end_subtransaction_items(List *items, SubXactEvent event,
+						 SubTransactionId subid, SubTransactionId parent_subid,
+						 void (*free_item) (void *item))
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		SubTransactionId *item_subid = lfirst(lc);
+
+		if (*item_subid < subid)
+			kept = lappend(kept, item_subid);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
+			*item_subid = parent_subid;
+			kept = lappend(kept, item_subid);
+		}
+		else
+			free_item(item_subid);
+	}
+	list_free(items);
+	return kept;
+}
+
+static void
+free_batch(void *item)
+{
+	OpenBatch  *batch = item;
+
+	pfree(batch->alloc);
+	pfree(batch);
+}
+
+/*
+ * Forgets what an aborted subtransaction buffered and wrote; hands what a
+ * committed one did to its parent.
+ */
 static void
 subxact_callback(SubXactEvent event, SubTransactionId subid,
 				 SubTransactionId parent_subid, void *arg)
@@ -444,28 +530,10 @@ subxact_callback(SubXactEvent event, SubTransactionId subid,
 	hash_seq_init(&scan, xact_partitions);
 	while ((pp = hash_seq_search(&scan)) != NULL)
 	{
-		List	   *kept = NIL;
-		ListCell   *lc;
-
-		foreach(lc, pp->batches)
-		{
-			OpenBatch  *batch = lfirst(lc);
-
-			if (batch->subid < subid)
-				kept = lappend(kept, batch);
-			else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			{
-				batch->subid = parent_subid;
-				kept = lappend(kept, batch);
-			}
-			else
-			{
-				pfree(batch->alloc);
-				pfree(batch);
-			}
-		}
-		list_free(pp->batches);
-		pp->batches = kept;
+		pp->batches = end_subtransaction_items(pp->batches, event, subid,
+											   parent_subid, free_batch);
+		pp->written = end_subtransaction_items(pp->written, event, subid,
+											   parent_subid, pfree);
 	}
 	MemoryContextSwitchTo(outer);
 }
@@ -794,7 +862,9 @@ topics_produce_all_step(PG_FUNCTION_ARGS)
 	int			nargs = PG_NARGS();
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "topics_produce_all_step called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("topics.produce_all_step can only be called by the aggregate topics.produce_all")));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
