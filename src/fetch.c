@@ -40,7 +40,6 @@ PG_FUNCTION_INFO_V1(topics_partition_offsets);
 
 #define ERRCODE_OFFSET_OUT_OF_RANGE MAKE_SQLSTATE('P','T','0','0','1')
 
-#define FETCH_MAX_RECORDS 1000000
 #define FETCH_MAX_WAIT_MS (24L * 60 * 60 * 1000)
 
 /* Columns of topics.record. */
@@ -80,7 +79,7 @@ fetch_open_target(TopicInfo *topic, int32 partition, ReadTarget *target)
 	target->ref.topic_name = topic->name;
 	catalog_check_access(topic, ACL_SELECT);
 	LockRelationOid(target->ref.relid, AccessShareLock);
-	target->state = offsets_pin(topic->id, partition, storage_read_bounds,
+	target->state = offsets_pin(target->ref.relid, topic->id, storage_read_bounds,
 								&target->ref);
 }
 

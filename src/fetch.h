@@ -19,6 +19,9 @@
 #include "offsets.h"
 #include "storage.h"
 
+/* Upper bound of max_records in one call. */
+#define FETCH_MAX_RECORDS 1000000
+
 /* A partition opened for reading: the topic, its table and offset state. */
 typedef struct ReadTarget
 {

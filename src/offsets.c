@@ -54,11 +54,14 @@
 #include "offsets.h"
 #include "pg_topics.h"
 
+/*
+ * A partition is known by its table: a dropped topic's states are never
+ * found again, even by a new topic that gets the same id.
+ */
 typedef struct PartitionKey
 {
 	Oid			dbid;
-	int32		topic_id;
-	int32		partition;
+	Oid			relid;
 } PartitionKey;
 
 #define NO_OWNER (-1)
@@ -73,6 +76,7 @@ typedef struct InFlight
 struct PartitionState
 {
 	PartitionKey key;			/* hash key, must be first */
+	int32		topic_id;
 	LWLock		lock;			/* protects everything below but the atomics */
 	pg_atomic_uint64 next_offset;
 	pg_atomic_uint32 pins;
@@ -267,7 +271,7 @@ remember_pin(PartitionState *state)
 }
 
 static PartitionState *
-find_or_create_state(const PartitionKey *key)
+find_or_create_state(const PartitionKey *key, int32 topic_id)
 {
 	PartitionState *state;
 	bool		found;
@@ -303,6 +307,7 @@ find_or_create_state(const PartitionKey *key)
 	}
 	if (!found)
 	{
+		state->topic_id = topic_id;
 		LWLockInitialize(&state->lock, shared->tranche_id);
 		pg_atomic_init_u64(&state->next_offset, 0);
 		state->committed_end = 0;
@@ -319,12 +324,12 @@ find_or_create_state(const PartitionKey *key)
 }
 
 /*
- * Finds the state of a partition, creating it if needed, and pins it (once
- * per backend) until the end of the transaction.  A cold state learns its next offset from
- * stored_bounds, which reads the partition's table.
+ * Finds the state of the partition stored in table relid, creating it if
+ * needed, and pins it (once per backend).  A cold state learns its next
+ * offset from stored_bounds, which reads the partition's table.
  */
 PartitionState *
-offsets_pin(int32 topic_id, int32 partition, StoredBoundsFunction stored_bounds,
+offsets_pin(Oid relid, int32 topic_id, StoredBoundsFunction stored_bounds,
 			void *arg)
 {
 	PartitionKey key;
@@ -333,10 +338,9 @@ offsets_pin(int32 topic_id, int32 partition, StoredBoundsFunction stored_bounds,
 	offsets_check_loaded();
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.topic_id = topic_id;
-	key.partition = partition;
+	key.relid = relid;
 
-	state = find_or_create_state(&key);
+	state = find_or_create_state(&key, topic_id);
 
 	if (!state->initialized)
 	{
@@ -449,7 +453,7 @@ offsets_end_transaction(PartitionState *state, bool committed,
 	}
 	LWLockRelease(&state->lock);
 	ConditionVariableBroadcast(&state->records_arrived);
-	ConditionVariableBroadcast(offsets_topic_arrivals(state->key.topic_id));
+	ConditionVariableBroadcast(offsets_topic_arrivals(state->topic_id));
 }
 
 /*

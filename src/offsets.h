@@ -26,7 +26,7 @@ typedef void (*StoredBoundsFunction) (void *arg, int64 *next_offset,
 extern void offsets_install_hooks(void);
 extern void offsets_check_loaded(void);
 
-extern PartitionState *offsets_pin(int32 topic_id, int32 partition,
+extern PartitionState *offsets_pin(Oid relid, int32 topic_id,
 								   StoredBoundsFunction stored_bounds, void *arg);
 extern int64 offsets_register(PartitionState *state, int64 count);
 extern int64 offsets_take(PartitionState *state, int64 count);

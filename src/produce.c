@@ -186,7 +186,7 @@ producer_partition(TopicInfo *topic, int32 partition, int64 *first_offset)
 		ref.topic_id = topic->id;
 		ref.partition = partition;
 		ref.topic_name = topic->name;
-		pp->state = offsets_pin(topic->id, partition, storage_read_bounds, &ref);
+		pp->state = offsets_pin(pp->relid, topic->id, storage_read_bounds, &ref);
 		*first_offset = offsets_register(pp->state, 1);
 		recent_partition = pp;
 	}
