@@ -18,7 +18,9 @@ OBJS = \
 	src/storage.o \
 	src/produce.o \
 	src/fetch.o \
-	src/catalog.o
+	src/catalog.o \
+	src/groups.o \
+	src/worker.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Werror

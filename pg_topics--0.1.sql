@@ -406,3 +406,821 @@ CREATE VIEW topics.partition_list AS
 COMMENT ON VIEW topics.partition_list IS
     'Every partition: log start offset, high watermark, last stable offset, records, bytes, oldest and newest timestamp.';
 GRANT SELECT ON topics.partition_list TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Consumer groups: the offset store
+-------------------------------------------------------------------------------
+
+CREATE TYPE topics.topic_partition AS (topic text, partition integer);
+COMMENT ON TYPE topics.topic_partition IS 'One partition of one topic, as assignments list them.';
+
+CREATE TABLE topics.consumer_group (
+    group_id       text COLLATE "C" PRIMARY KEY
+                   CHECK (length(group_id) BETWEEN 1 AND 255),
+    generation     integer NOT NULL DEFAULT 0,
+    assignor       text NOT NULL DEFAULT 'range'
+                   CHECK (assignor IN ('range', 'roundrobin', 'sticky')),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    rebalanced_at  timestamptz
+);
+COMMENT ON TABLE topics.consumer_group IS
+    'One row per consumer group: its generation (bumped by every rebalance) and assignor.';
+
+CREATE TABLE topics.group_member (
+    group_id        text COLLATE "C" NOT NULL
+                    REFERENCES topics.consumer_group (group_id) ON DELETE CASCADE,
+    member_id       text COLLATE "C" NOT NULL,
+    instance_id     text,
+    client_id       text NOT NULL DEFAULT '',
+    client_host     text,
+    topics          text[] NOT NULL,
+    session_timeout interval NOT NULL,
+    generation      integer NOT NULL,
+    assignment      topics.topic_partition[] NOT NULL DEFAULT '{}',
+    positions       bigint[],
+    joined_at       timestamptz NOT NULL DEFAULT now(),
+    last_heartbeat  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, member_id),
+    UNIQUE (group_id, instance_id)
+);
+COMMENT ON TABLE topics.group_member IS
+    'Members of groups that use the member protocol: subscription, assignment, poll positions and liveness.';
+
+CREATE TABLE topics.group_offset (
+    group_id          text COLLATE "C" NOT NULL
+                      REFERENCES topics.consumer_group (group_id) ON DELETE CASCADE,
+    topic_id          integer NOT NULL REFERENCES topics.topic_meta (id) ON DELETE CASCADE,
+    partition         integer NOT NULL,
+    committed_offset  bigint NOT NULL CHECK (committed_offset >= 0),
+    metadata          text,
+    committed_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic_id, partition)
+);
+COMMENT ON TABLE topics.group_offset IS
+    'Committed offsets: the next offset each group will read in each partition.';
+
+SELECT pg_catalog.pg_extension_config_dump('topics.consumer_group', '');
+SELECT pg_catalog.pg_extension_config_dump('topics.group_member', '');
+SELECT pg_catalog.pg_extension_config_dump('topics.group_offset', '');
+-- Groups are managed through the functions below, which run as their caller.
+-- Until group-level privileges exist, any role may use any group.
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON topics.consumer_group, topics.group_member, topics.group_offset TO PUBLIC;
+
+CREATE FUNCTION topics.topic_id(topic text) RETURNS integer
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found_id integer;
+BEGIN
+    SELECT t.id INTO found_id FROM topics.topic_meta t WHERE t.name = topic;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'topic "%" does not exist', topic
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with topics.create_topic().';
+    END IF;
+    IF NOT has_table_privilege(format('topics.%I', 'topic_' || found_id), 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for topic "%"', topic
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('SELECT privilege on table topics.topic_%s is needed.', found_id);
+    END IF;
+    RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION topics.topic_id(text) IS
+    'Internal: the id of a topic the caller may read; an error otherwise.';
+
+CREATE FUNCTION topics.check_group_id(group_id text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF group_id IS NULL OR length(group_id) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'invalid group_id'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A group_id is a string of 1 to 255 characters.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION topics.check_group_id(text) IS 'Internal: raises an error for a malformed group_id.';
+
+CREATE FUNCTION topics.check_no_members(group_id text, action text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT FROM topics.group_member m WHERE m.group_id = check_no_members.group_id) THEN
+        RAISE EXCEPTION 'cannot % of group "%" while it has active members', action, group_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Stop the group''s consumers (topics.leave_group) first, as Kafka requires.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION topics.check_no_members(text, text) IS
+    'Internal: refuses an administrative action on a group that has members.';
+
+CREATE FUNCTION topics.start_offset(topic text, partition integer, reset_to text)
+RETURNS bigint LANGUAGE sql VOLATILE AS $$
+    SELECT CASE reset_to WHEN 'earliest' THEN o.log_start_offset ELSE o.last_stable_offset END
+    FROM topics.partition_offsets(topic, partition) o
+$$;
+COMMENT ON FUNCTION topics.start_offset(text, integer, text) IS
+    'Internal: where a group without a committed offset starts: the log start (earliest) or the last stable offset (latest).';
+
+CREATE FUNCTION topics.ensure_group_offsets(group_id text, topic text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    tid integer := topics.topic_id(topic);
+    reset_to text := current_setting('pg_topics.auto_offset_reset');
+BEGIN
+    PERFORM topics.check_group_id(group_id);
+    INSERT INTO topics.consumer_group AS g (group_id) VALUES (ensure_group_offsets.group_id)
+        ON CONFLICT DO NOTHING;
+    INSERT INTO topics.group_offset AS o (group_id, topic_id, partition, committed_offset)
+    SELECT ensure_group_offsets.group_id, tid, p, topics.start_offset(topic, p, reset_to)
+    FROM topics.topic_meta t, generate_series(0, t.partitions - 1) AS p
+    WHERE t.id = tid
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION topics.ensure_group_offsets(text, text) IS
+    'Internal: gives a group an offset for every partition of a topic, starting where pg_topics.auto_offset_reset says.';
+
+CREATE FUNCTION topics.commit(
+    group_id text, topic text, partition integer, next_offset bigint,
+    metadata text DEFAULT NULL, member_id text DEFAULT NULL, generation integer DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    tid integer := topics.topic_id(topic);
+    bounds record;
+BEGIN
+    PERFORM topics.check_group_id(group_id);
+    IF partition IS NULL OR next_offset IS NULL THEN
+        RAISE EXCEPTION 'partition and next_offset must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF next_offset < 0 THEN
+        RAISE EXCEPTION 'next_offset must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    bounds := topics.partition_offsets(topic, partition);
+    IF next_offset > bounds.high_watermark THEN
+        RAISE EXCEPTION 'offset % is beyond the end of partition % of topic "%"',
+                        next_offset, partition, topic
+            USING ERRCODE = 'PT001',
+                  DETAIL = format('The next offset to be written is %s.', bounds.high_watermark);
+    END IF;
+    IF member_id IS NOT NULL OR generation IS NOT NULL THEN
+        PERFORM topics.check_member(group_id, member_id, generation);
+    ELSE
+        PERFORM topics.check_no_members(group_id, 'commit offsets without member_id and generation');
+    END IF;
+
+    INSERT INTO topics.consumer_group AS g (group_id) VALUES (commit.group_id)
+        ON CONFLICT DO NOTHING;
+    INSERT INTO topics.group_offset AS o
+        (group_id, topic_id, partition, committed_offset, metadata, committed_at)
+    VALUES (commit.group_id, tid, commit.partition, next_offset, commit.metadata, now())
+    ON CONFLICT ON CONSTRAINT group_offset_pkey DO UPDATE
+        SET committed_offset = excluded.committed_offset, metadata = excluded.metadata,
+            committed_at = excluded.committed_at;
+END
+$$;
+COMMENT ON FUNCTION topics.commit(text, text, integer, bigint, text, text, integer) IS
+    'Commits the next offset a group will read in a partition. Members pass member_id and generation, and a stale generation is refused (fencing).';
+
+CREATE FUNCTION topics.committed(group_id text, topic text DEFAULT NULL)
+RETURNS TABLE (topic text, partition integer, committed_offset bigint, metadata text,
+               committed_at timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT t.name, o.partition, o.committed_offset, o.metadata, o.committed_at
+    FROM topics.group_offset o JOIN topics.topic_meta t ON t.id = o.topic_id
+    WHERE o.group_id = $1 AND ($2 IS NULL OR t.name = $2)
+    ORDER BY t.name, o.partition
+$$;
+COMMENT ON FUNCTION topics.committed(text, text) IS
+    'The committed offsets of a group, for one topic or all.';
+
+CREATE FUNCTION topics.reset_offsets_to(group_id text, topic text, target text,
+                                        target_ts timestamptz, target_offset bigint)
+RETURNS TABLE (partition integer, committed_offset bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    tid integer := topics.topic_id(topic);
+    p integer;
+    bounds record;
+    new_offset bigint;
+BEGIN
+    PERFORM topics.check_group_id(group_id);
+    INSERT INTO topics.consumer_group AS g (group_id) VALUES (reset_offsets_to.group_id)
+        ON CONFLICT DO NOTHING;
+    PERFORM FROM topics.consumer_group g WHERE g.group_id = reset_offsets_to.group_id FOR UPDATE;
+    PERFORM topics.check_no_members(group_id, 'reset offsets');
+    FOR p IN SELECT generate_series(0, t.partitions - 1) FROM topics.topic_meta t WHERE t.id = tid LOOP
+        bounds := topics.partition_offsets(topic, p);
+        new_offset := CASE
+            WHEN target = 'earliest' THEN bounds.log_start_offset
+            WHEN target = 'latest' THEN bounds.last_stable_offset
+            WHEN target = 'timestamp' THEN coalesce(topics.offset_for_time(topic, p, target_ts),
+                                                     bounds.last_stable_offset)
+            ELSE greatest(bounds.log_start_offset, least(target_offset, bounds.high_watermark))
+        END;
+        INSERT INTO topics.group_offset AS o (group_id, topic_id, partition, committed_offset)
+        VALUES (reset_offsets_to.group_id, tid, p, new_offset)
+        ON CONFLICT ON CONSTRAINT group_offset_pkey DO UPDATE
+            SET committed_offset = excluded.committed_offset, metadata = NULL, committed_at = now();
+        partition := p;
+        committed_offset := new_offset;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION topics.reset_offsets_to(text, text, text, timestamptz, bigint) IS
+    'Internal: the body of the topics.reset_offsets overloads.';
+
+CREATE FUNCTION topics.reset_offsets(group_id text, topic text, reset_to text)
+RETURNS TABLE (partition integer, committed_offset bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF reset_to IS NULL OR reset_to NOT IN ('earliest', 'latest') THEN
+        RAISE EXCEPTION 'invalid reset_to "%"', reset_to
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''earliest'', ''latest'', a timestamptz or an offset.';
+    END IF;
+    RETURN QUERY SELECT * FROM topics.reset_offsets_to(group_id, topic, reset_to, NULL, NULL);
+END
+$$;
+COMMENT ON FUNCTION topics.reset_offsets(text, text, text) IS
+    'Moves a group''s offsets on every partition of a topic to the earliest or latest offset; refused while the group has members.';
+
+CREATE FUNCTION topics.reset_offsets(group_id text, topic text, reset_to timestamptz)
+RETURNS TABLE (partition integer, committed_offset bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF reset_to IS NULL OR NOT isfinite(reset_to) THEN
+        RAISE EXCEPTION 'reset_to must be a finite timestamp'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY SELECT * FROM topics.reset_offsets_to(group_id, topic, 'timestamp', reset_to, NULL);
+END
+$$;
+COMMENT ON FUNCTION topics.reset_offsets(text, text, timestamptz) IS
+    'Moves a group''s offsets to the first record at or after a time (the end where there is none).';
+
+CREATE FUNCTION topics.reset_offsets(group_id text, topic text, reset_to bigint)
+RETURNS TABLE (partition integer, committed_offset bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF reset_to IS NULL OR reset_to < 0 THEN
+        RAISE EXCEPTION 'reset_to offset must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY SELECT * FROM topics.reset_offsets_to(group_id, topic, 'offset', NULL, reset_to);
+END
+$$;
+COMMENT ON FUNCTION topics.reset_offsets(text, text, bigint) IS
+    'Moves a group''s offsets to an offset, clamped to each partition''s log start and end.';
+
+CREATE FUNCTION topics.delete_group(group_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM topics.consumer_group g WHERE g.group_id = delete_group.group_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'group "%" does not exist', group_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM topics.check_no_members(group_id, 'delete');
+    DELETE FROM topics.consumer_group g WHERE g.group_id = delete_group.group_id;
+END
+$$;
+COMMENT ON FUNCTION topics.delete_group(text) IS
+    'Deletes a group and its committed offsets; refused while it has members.';
+
+-------------------------------------------------------------------------------
+-- Consumer groups: transactional consumption
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION topics.consume(
+    group_id text, topic text, max_records integer DEFAULT 500, wait interval DEFAULT '0')
+RETURNS SETOF topics.record
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 500
+    AS 'MODULE_PATHNAME', 'topics_consume';
+COMMENT ON FUNCTION topics.consume(text, text, integer, interval) IS
+    'Returns the next records of partitions no other session of the group holds and moves the group''s offsets past them in the same transaction: commit and they are consumed, roll back and they come again.';
+
+-------------------------------------------------------------------------------
+-- Consumer groups: the member protocol
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION topics.check_member(group_id text, member_id text, generation integer)
+RETURNS topics.group_member LANGUAGE plpgsql AS $$
+DECLARE
+    member topics.group_member;
+    current_generation integer;
+BEGIN
+    IF member_id IS NULL OR generation IS NULL THEN
+        RAISE EXCEPTION 'member_id and generation must both be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO member FROM topics.group_member m
+    WHERE m.group_id = check_member.group_id AND m.member_id = check_member.member_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown member "%" of group "%"', member_id, group_id
+            USING ERRCODE = 'PT002',
+                  HINT = 'The member left or its session timed out: join the group again.';
+    END IF;
+    SELECT g.generation INTO current_generation FROM topics.consumer_group g
+    WHERE g.group_id = check_member.group_id;
+    IF generation <> current_generation OR member.generation <> current_generation THEN
+        RAISE EXCEPTION 'generation % of group "%" is not current', generation, group_id
+            USING ERRCODE = 'PT003',
+                  DETAIL = format('The current generation is %s.', current_generation),
+                  HINT = 'The group rebalanced: call topics.join_group with your member_id to get the new assignment.';
+    END IF;
+    RETURN member;
+END
+$$;
+COMMENT ON FUNCTION topics.check_member(text, text, integer) IS
+    'Internal: the member''s row, locked; an error when the member is unknown (PT002) or its generation is not current (PT003).';
+
+CREATE FUNCTION topics.assign_range(group_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    topic record;
+    members text[];
+    k integer;
+    first integer;
+    count integer;
+BEGIN
+    FOR topic IN
+        SELECT t.name, t.partitions FROM topics.topic_meta t
+        WHERE t.name IN (SELECT unnest(m.topics) FROM topics.group_member m
+                         WHERE m.group_id = assign_range.group_id)
+        ORDER BY t.name
+    LOOP
+        members := ARRAY(SELECT m.member_id FROM topics.group_member m
+                         WHERE m.group_id = assign_range.group_id AND topic.name = ANY (m.topics)
+                         ORDER BY coalesce(m.instance_id, m.member_id), m.member_id);
+        k := cardinality(members);
+        FOR i IN 0 .. k - 1 LOOP
+            first := i * (topic.partitions / k) + least(i, topic.partitions % k);
+            count := topic.partitions / k + CASE WHEN i < topic.partitions % k THEN 1 ELSE 0 END;
+            UPDATE topics.group_member m
+            SET assignment = m.assignment || ARRAY(
+                    SELECT (topic.name, p)::topics.topic_partition
+                    FROM generate_series(first, first + count - 1) AS p)
+            WHERE m.group_id = assign_range.group_id AND m.member_id = members[i + 1];
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION topics.assign_range(text) IS
+    'Internal: the range assignor: each topic''s partitions in contiguous ranges over its subscribers, as Kafka''s RangeAssignor.';
+
+CREATE FUNCTION topics.assign_roundrobin(group_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    members text[];
+    subscriptions text[];
+    k integer;
+    next integer := 0;
+    tp record;
+BEGIN
+    SELECT array_agg(m.member_id ORDER BY coalesce(m.instance_id, m.member_id), m.member_id)
+    INTO members FROM topics.group_member m WHERE m.group_id = assign_roundrobin.group_id;
+    k := cardinality(members);
+    FOR tp IN
+        SELECT t.name, p FROM topics.topic_meta t, generate_series(0, t.partitions - 1) AS p
+        WHERE t.name IN (SELECT unnest(m.topics) FROM topics.group_member m
+                         WHERE m.group_id = assign_roundrobin.group_id)
+        ORDER BY t.name, p
+    LOOP
+        FOR attempt IN 1 .. k LOOP
+            SELECT m.topics INTO subscriptions FROM topics.group_member m
+            WHERE m.group_id = assign_roundrobin.group_id AND m.member_id = members[next % k + 1];
+            next := next + 1;
+            IF tp.name = ANY (subscriptions) THEN
+                UPDATE topics.group_member m
+                SET assignment = m.assignment || (tp.name, tp.p)::topics.topic_partition
+                WHERE m.group_id = assign_roundrobin.group_id AND m.member_id = members[(next - 1) % k + 1];
+                EXIT;
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION topics.assign_roundrobin(text) IS
+    'Internal: the round-robin assignor: all subscribed partitions dealt in turn to the members subscribed to them.';
+
+CREATE FUNCTION topics.assign_sticky(group_id text, previous jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    total integer;
+    members integer;
+    fair_share integer;
+    tp record;
+    chosen text;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS pg_topics_candidates (topic text, partition integer)
+        ON COMMIT DROP;
+    TRUNCATE pg_topics_candidates;
+    INSERT INTO pg_topics_candidates
+    SELECT t.name, p FROM topics.topic_meta t, generate_series(0, t.partitions - 1) AS p
+    WHERE t.name IN (SELECT unnest(m.topics) FROM topics.group_member m
+                     WHERE m.group_id = assign_sticky.group_id);
+    SELECT count(*) INTO total FROM pg_topics_candidates;
+    SELECT count(*) INTO members FROM topics.group_member m WHERE m.group_id = assign_sticky.group_id;
+    fair_share := CASE WHEN members = 0 THEN 0 ELSE (total + members - 1) / members END;
+
+    -- Keep what each member had, up to its fair share.
+    FOR tp IN
+        SELECT prev.member_id, prev.topic, prev.partition
+        FROM jsonb_to_recordset(previous) AS prev(member_id text, topic text, partition integer)
+        JOIN pg_topics_candidates c ON c.topic = prev.topic AND c.partition = prev.partition
+        ORDER BY prev.member_id, prev.topic, prev.partition
+    LOOP
+        UPDATE topics.group_member m
+        SET assignment = m.assignment || (tp.topic, tp.partition)::topics.topic_partition
+        WHERE m.group_id = assign_sticky.group_id AND m.member_id = tp.member_id
+          AND tp.topic = ANY (m.topics) AND cardinality(m.assignment) < fair_share
+          AND NOT EXISTS (SELECT FROM topics.group_member o, unnest(o.assignment) a
+                          WHERE o.group_id = assign_sticky.group_id
+                            AND a.topic = tp.topic AND a.partition = tp.partition);
+    END LOOP;
+
+    -- Give every partition left to the least loaded member subscribed to it.
+    FOR tp IN
+        SELECT c.topic, c.partition FROM pg_topics_candidates c
+        WHERE NOT EXISTS (SELECT FROM topics.group_member o, unnest(o.assignment) a
+                          WHERE o.group_id = assign_sticky.group_id
+                            AND a.topic = c.topic AND a.partition = c.partition)
+        ORDER BY c.topic, c.partition
+    LOOP
+        SELECT m.member_id INTO chosen FROM topics.group_member m
+        WHERE m.group_id = assign_sticky.group_id AND tp.topic = ANY (m.topics)
+        ORDER BY cardinality(m.assignment), coalesce(m.instance_id, m.member_id), m.member_id
+        LIMIT 1;
+        UPDATE topics.group_member m
+        SET assignment = m.assignment || (tp.topic, tp.partition)::topics.topic_partition
+        WHERE m.group_id = assign_sticky.group_id AND m.member_id = chosen;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION topics.assign_sticky(text, jsonb) IS
+    'Internal: the sticky assignor: members keep their previous partitions up to a fair share, and the rest go to the least loaded.';
+
+CREATE FUNCTION topics.rebalance(group_id text) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    new_generation integer;
+    group_assignor text;
+    previous jsonb;
+BEGIN
+    UPDATE topics.consumer_group g
+    SET generation = g.generation + 1, rebalanced_at = now()
+    WHERE g.group_id = rebalance.group_id
+    RETURNING g.generation, g.assignor INTO new_generation, group_assignor;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object('member_id', m.member_id,
+                                                 'topic', a.topic, 'partition', a.partition)),
+                    '[]')
+    INTO previous
+    FROM topics.group_member m, unnest(m.assignment) a
+    WHERE m.group_id = rebalance.group_id;
+
+    UPDATE topics.group_member m SET assignment = '{}', positions = NULL
+    WHERE m.group_id = rebalance.group_id;
+    CASE group_assignor
+        WHEN 'range' THEN PERFORM topics.assign_range(group_id);
+        WHEN 'roundrobin' THEN PERFORM topics.assign_roundrobin(group_id);
+        ELSE PERFORM topics.assign_sticky(group_id, previous);
+    END CASE;
+    RETURN new_generation;
+END
+$$;
+COMMENT ON FUNCTION topics.rebalance(text) IS
+    'Internal: starts a new generation of a group and assigns its partitions to its members anew.';
+
+CREATE FUNCTION topics.join_group_as(
+    p_group_id text, p_topics text[], p_member_id text, p_session_timeout interval,
+    p_assignor text, p_client_id text, p_instance_id text)
+RETURNS topics.group_member LANGUAGE plpgsql AS $$
+DECLARE
+    grp topics.consumer_group;
+    member topics.group_member;
+    has_members boolean;
+    changed boolean := false;
+BEGIN
+    PERFORM topics.check_group_id(p_group_id);
+    IF p_topics IS NULL OR cardinality(p_topics) = 0 OR array_position(p_topics, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'topics must be a non-empty array of topic names'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM topics.topic_id(t) FROM unnest(p_topics) AS t;
+    IF p_session_timeout IS NULL OR p_session_timeout < interval '1 second'
+       OR p_session_timeout > interval '30 minutes' THEN
+        RAISE EXCEPTION 'session_timeout must be between 1 second and 30 minutes'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_assignor IS NULL OR p_assignor NOT IN ('range', 'roundrobin', 'sticky') THEN
+        RAISE EXCEPTION 'unknown assignor "%"', p_assignor
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''range'', ''roundrobin'' or ''sticky''.';
+    END IF;
+
+    INSERT INTO topics.consumer_group AS g (group_id, assignor) VALUES (p_group_id, p_assignor)
+        ON CONFLICT DO NOTHING;
+    SELECT * INTO grp FROM topics.consumer_group g WHERE g.group_id = p_group_id FOR UPDATE;
+    has_members := EXISTS (SELECT FROM topics.group_member m WHERE m.group_id = p_group_id);
+    IF NOT has_members AND grp.assignor <> p_assignor THEN
+        UPDATE topics.consumer_group g SET assignor = p_assignor WHERE g.group_id = p_group_id;
+    ELSIF grp.assignor <> p_assignor THEN
+        RAISE EXCEPTION 'group "%" uses the % assignor', p_group_id, grp.assignor
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Every member of a group must use the same assignor.';
+    END IF;
+
+    IF p_member_id IS NOT NULL THEN
+        SELECT * INTO member FROM topics.group_member m
+        WHERE m.group_id = p_group_id AND m.member_id = p_member_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'unknown member "%" of group "%"', p_member_id, p_group_id
+                USING ERRCODE = 'PT002',
+                      HINT = 'The member left or its session timed out: join again without a member_id.';
+        END IF;
+    ELSIF p_instance_id IS NOT NULL THEN
+        -- A static member coming back takes its place, and its partitions, over.
+        SELECT * INTO member FROM topics.group_member m
+        WHERE m.group_id = p_group_id AND m.instance_id = p_instance_id;
+        IF FOUND THEN
+            UPDATE topics.group_member m
+            SET member_id = p_instance_id || '-' || gen_random_uuid(), positions = NULL
+            WHERE m.group_id = p_group_id AND m.member_id = member.member_id
+            RETURNING * INTO member;
+        END IF;
+    END IF;
+
+    IF member.member_id IS NULL THEN
+        INSERT INTO topics.group_member
+            (group_id, member_id, instance_id, client_id, client_host, topics,
+             session_timeout, generation)
+        VALUES (p_group_id, coalesce(p_instance_id, p_client_id, 'member') || '-' || gen_random_uuid(),
+                p_instance_id, coalesce(p_client_id, ''), inet_client_addr()::text, p_topics,
+                p_session_timeout, grp.generation)
+        RETURNING * INTO member;
+        changed := true;
+    ELSE
+        changed := member.topics IS DISTINCT FROM p_topics;
+        UPDATE topics.group_member m
+        SET topics = p_topics, session_timeout = p_session_timeout,
+            client_id = coalesce(p_client_id, m.client_id), last_heartbeat = now()
+        WHERE m.group_id = p_group_id AND m.member_id = member.member_id;
+    END IF;
+
+    IF changed THEN
+        grp.generation := topics.rebalance(p_group_id);
+    END IF;
+    UPDATE topics.group_member m SET generation = grp.generation
+    WHERE m.group_id = p_group_id AND m.member_id = member.member_id
+    RETURNING * INTO member;
+    RETURN member;
+END
+$$;
+COMMENT ON FUNCTION topics.join_group_as(text, text[], text, interval, text, text, text) IS
+    'Internal: the body of topics.join_group.';
+
+CREATE FUNCTION topics.join_group(
+    group_id text, topics text[], member_id text DEFAULT NULL,
+    session_timeout interval DEFAULT '45 seconds', assignor text DEFAULT 'range',
+    client_id text DEFAULT NULL, instance_id text DEFAULT NULL)
+RETURNS TABLE (member_id text, generation integer, assignment topics.topic_partition[])
+LANGUAGE sql AS $$
+    SELECT m.member_id, m.generation, m.assignment
+    FROM topics.join_group_as($1, $2, $3, $4, $5, $6, $7) AS m
+$$;
+COMMENT ON FUNCTION topics.join_group(text, text[], text, interval, text, text, text) IS
+    'Joins a group (or rejoins it after a rebalance, with member_id) and returns the member id, the generation and the member''s partitions.';
+
+CREATE FUNCTION topics.heartbeat(group_id text, member_id text, generation integer)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    member topics.group_member;
+    current_generation integer;
+BEGIN
+    IF member_id IS NULL OR generation IS NULL THEN
+        RAISE EXCEPTION 'member_id and generation must both be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE topics.group_member m SET last_heartbeat = now()
+    WHERE m.group_id = heartbeat.group_id AND m.member_id = heartbeat.member_id
+    RETURNING * INTO member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown member "%" of group "%"', member_id, group_id
+            USING ERRCODE = 'PT002',
+                  HINT = 'The member left or its session timed out: join the group again.';
+    END IF;
+    SELECT g.generation INTO current_generation FROM topics.consumer_group g
+    WHERE g.group_id = heartbeat.group_id;
+    IF generation > current_generation THEN
+        RAISE EXCEPTION 'generation % of group "%" does not exist', generation, group_id
+            USING ERRCODE = 'PT003',
+                  DETAIL = format('The current generation is %s.', current_generation);
+    END IF;
+    RETURN CASE WHEN generation = current_generation AND member.generation = current_generation
+                THEN 'ok' ELSE 'rebalance' END;
+END
+$$;
+COMMENT ON FUNCTION topics.heartbeat(text, text, integer) IS
+    'Keeps a member alive; returns ''ok'', or ''rebalance'' when the member must rejoin to get its new assignment.';
+
+CREATE FUNCTION topics.leave_group(group_id text, member_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM topics.consumer_group g WHERE g.group_id = leave_group.group_id FOR UPDATE;
+    DELETE FROM topics.group_member m
+    WHERE m.group_id = leave_group.group_id AND m.member_id = leave_group.member_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown member "%" of group "%"', member_id, group_id
+            USING ERRCODE = 'PT002';
+    END IF;
+    PERFORM topics.rebalance(group_id);
+END
+$$;
+COMMENT ON FUNCTION topics.leave_group(text, text) IS
+    'Leaves a group; its partitions go to the remaining members in a new generation.';
+
+CREATE FUNCTION topics.expire_members() RETURNS interval
+LANGUAGE plpgsql AS $$
+DECLARE
+    expired_group text;
+BEGIN
+    FOR expired_group IN
+        SELECT DISTINCT m.group_id FROM topics.group_member m
+        WHERE m.last_heartbeat + m.session_timeout < clock_timestamp()
+        ORDER BY 1
+    LOOP
+        PERFORM FROM topics.consumer_group g WHERE g.group_id = expired_group FOR UPDATE;
+        DELETE FROM topics.group_member m
+        WHERE m.group_id = expired_group
+          AND m.last_heartbeat + m.session_timeout < clock_timestamp();
+        IF FOUND THEN
+            PERFORM topics.rebalance(expired_group);
+        END IF;
+    END LOOP;
+    RETURN (SELECT min(m.last_heartbeat + m.session_timeout) - clock_timestamp()
+            FROM topics.group_member m);
+END
+$$;
+COMMENT ON FUNCTION topics.expire_members() IS
+    'Removes members whose session timed out and rebalances their groups; returns the time until the next member could expire. The background worker calls it.';
+
+CREATE FUNCTION topics.wait_for_records(topics text[], partitions integer[],
+                                        positions bigint[], wait interval)
+RETURNS boolean
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'topics_wait_for_records';
+COMMENT ON FUNCTION topics.wait_for_records(text[], integer[], bigint[], interval) IS
+    'Internal: waits until one of the partitions has a committed record at or past its position.';
+
+CREATE FUNCTION topics.poll(group_id text, member_id text, generation integer,
+                            max_records integer DEFAULT 500, wait interval DEFAULT '0')
+RETURNS SETOF topics.record LANGUAGE plpgsql AS $$
+DECLARE
+    member topics.group_member := topics.check_member(group_id, member_id, generation);
+    pos bigint[] := member.positions;
+    n integer := cardinality(member.assignment);
+    start integer;
+    returned integer := 0;
+    waited boolean := false;
+    tp topics.topic_partition;
+    r topics.record;
+    committed bigint;
+BEGIN
+    IF max_records IS NULL OR max_records < 1 OR max_records > 1000000 THEN
+        RAISE EXCEPTION 'max_records must be between 1 and 1000000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pos IS NULL OR cardinality(pos) <> n THEN
+        -- A new assignment starts at the committed offsets.
+        pos := ARRAY(SELECT 0::bigint FROM generate_series(1, n));
+        FOR i IN 1 .. n LOOP
+            tp := member.assignment[i];
+            PERFORM topics.ensure_group_offsets(group_id, tp.topic);
+            SELECT o.committed_offset INTO committed
+            FROM topics.group_offset o
+            WHERE o.group_id = poll.group_id AND o.topic_id = topics.topic_id(tp.topic)
+              AND o.partition = tp.partition;
+            pos[i] := committed;
+        END LOOP;
+    END IF;
+
+    start := floor(random() * greatest(n, 1))::integer;
+    LOOP
+        FOR j IN 0 .. n - 1 LOOP
+            EXIT WHEN returned >= max_records;
+            tp := member.assignment[(start + j) % n + 1];
+            BEGIN
+                FOR r IN SELECT * FROM topics.fetch(tp.topic, tp.partition,
+                                                    pos[(start + j) % n + 1],
+                                                    max_records - returned)
+                LOOP
+                    RETURN NEXT r;
+                    pos[(start + j) % n + 1] := r."offset" + 1;
+                    returned := returned + 1;
+                END LOOP;
+            EXCEPTION WHEN SQLSTATE 'PT001' THEN
+                -- Out of range (retention passed it): start over where auto_offset_reset says.
+                pos[(start + j) % n + 1] := topics.start_offset(
+                    tp.topic, tp.partition, current_setting('pg_topics.auto_offset_reset'));
+            END;
+        END LOOP;
+        EXIT WHEN returned > 0 OR waited OR wait IS NULL OR wait <= interval '0' OR n = 0;
+        PERFORM topics.wait_for_records(ARRAY(SELECT a.topic FROM unnest(member.assignment) a),
+                                        ARRAY(SELECT a.partition FROM unnest(member.assignment) a),
+                                        pos, wait);
+        waited := true;
+    END LOOP;
+
+    UPDATE topics.group_member m SET positions = pos, last_heartbeat = now()
+    WHERE m.group_id = poll.group_id AND m.member_id = poll.member_id;
+END
+$$;
+COMMENT ON FUNCTION topics.poll(text, text, integer, integer, interval) IS
+    'Returns the next records of the member''s assigned partitions from its position, and moves the position; a poll counts as a heartbeat.';
+
+CREATE FUNCTION topics.seek(group_id text, member_id text, generation integer,
+                            topic text, partition integer, to_offset bigint)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    member topics.group_member := topics.check_member(group_id, member_id, generation);
+    i integer;
+BEGIN
+    i := array_position(member.assignment, (topic, partition)::topics.topic_partition);
+    IF i IS NULL THEN
+        RAISE EXCEPTION 'partition % of topic "%" is not assigned to member "%"',
+                        partition, topic, member_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF to_offset IS NULL OR to_offset < 0 THEN
+        RAISE EXCEPTION 'to_offset must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF member.positions IS NULL THEN
+        PERFORM topics.poll(group_id, member_id, generation, 1, '0') LIMIT 0;
+        SELECT m.positions INTO member.positions FROM topics.group_member m
+        WHERE m.group_id = seek.group_id AND m.member_id = seek.member_id;
+    END IF;
+    member.positions[i] := to_offset;
+    UPDATE topics.group_member m SET positions = member.positions
+    WHERE m.group_id = seek.group_id AND m.member_id = seek.member_id;
+END
+$$;
+COMMENT ON FUNCTION topics.seek(text, text, integer, text, integer, bigint) IS
+    'Moves a member''s position in one of its partitions; the next poll reads from there.';
+
+-------------------------------------------------------------------------------
+-- Consumer groups: views
+-------------------------------------------------------------------------------
+
+CREATE VIEW topics.group_list AS
+    SELECT g.group_id,
+           CASE WHEN count(m.member_id) = 0 THEN 'Empty'
+                WHEN bool_and(m.generation = g.generation) THEN 'Stable'
+                ELSE 'PreparingRebalance' END AS state,
+           g.generation,
+           count(m.member_id)::integer AS members,
+           g.assignor,
+           g.rebalanced_at
+    FROM topics.consumer_group g
+    LEFT JOIN topics.group_member m ON m.group_id = g.group_id
+    GROUP BY g.group_id;
+COMMENT ON VIEW topics.group_list IS
+    'Every consumer group: state (Empty, Stable, PreparingRebalance), generation, members and assignor.';
+GRANT SELECT ON topics.group_list TO PUBLIC;
+
+CREATE VIEW topics.group_members AS
+    SELECT m.group_id, m.member_id, m.instance_id, m.client_id, m.client_host,
+           m.topics, m.assignment, m.generation, m.session_timeout, m.joined_at,
+           m.last_heartbeat
+    FROM topics.group_member m;
+COMMENT ON VIEW topics.group_members IS
+    'Every member of every group: who it is, what it subscribes to, its assignment and its last heartbeat.';
+GRANT SELECT ON topics.group_members TO PUBLIC;
+
+CREATE VIEW topics.consumer_lag AS
+    SELECT o.group_id, t.name AS topic, o.partition, o.committed_offset,
+           e.last_stable_offset AS end_offset,
+           greatest(e.last_stable_offset - o.committed_offset, 0) AS lag
+    FROM topics.group_offset o
+    JOIN topics.topic_meta t ON t.id = o.topic_id
+    CROSS JOIN LATERAL topics.partition_offsets(t.name, o.partition) AS e;
+COMMENT ON VIEW topics.consumer_lag IS
+    'For every group and partition: the committed offset, the end a consumer can read to (the last stable offset) and the lag between them.';
+GRANT SELECT ON topics.consumer_lag TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- The background worker
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION topics.start_worker() RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'topics_start_worker';
+COMMENT ON FUNCTION topics.start_worker() IS
+    'Starts this database''s pg_topics worker now if none runs (the launcher would within 30 seconds); false when pg_topics is not preloaded.';
+
+SELECT topics.start_worker();

@@ -20,6 +20,7 @@
 #include "offsets.h"
 #include "pg_topics.h"
 #include "produce.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -68,4 +69,5 @@ _PG_init(void)
 		return;
 	offsets_install_hooks();
 	produce_register_callbacks();
+	worker_install();
 }
