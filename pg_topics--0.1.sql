@@ -1056,9 +1056,12 @@ BEGIN
         ORDER BY 1
     LOOP
         PERFORM FROM topics.consumer_group g WHERE g.group_id = expired_group FOR UPDATE;
+        -- A member whose row is locked is in a poll or a heartbeat: alive.
         DELETE FROM topics.group_member m
-        WHERE m.group_id = expired_group
-          AND m.last_heartbeat + m.session_timeout < clock_timestamp();
+        WHERE m.ctid IN (SELECT x.ctid FROM topics.group_member x
+                         WHERE x.group_id = expired_group
+                           AND x.last_heartbeat + x.session_timeout < clock_timestamp()
+                         FOR UPDATE SKIP LOCKED);
         IF FOUND THEN
             PERFORM topics.rebalance(expired_group);
         END IF;
