@@ -206,7 +206,7 @@ BEGIN
     IF partitions < topic.partitions THEN
         RAISE EXCEPTION 'partitions of topic "%" can only be increased', name
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The topic has %s partitions; %s were asked for.',
+                  DETAIL = format('The partition count is %s; the count asked for, %s, is smaller.',
                                   topic.partitions, partitions),
                   HINT = 'Keyed records keep their partition only while the count stays the same; create a new topic to shrink.';
     END IF;

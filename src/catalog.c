@@ -188,8 +188,9 @@ catalog_partition_relid(TopicInfo *topic, int32 partition)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("partition %d of topic \"%s\" does not exist",
 						partition, topic->name),
-				 errdetail("The topic has %d partitions, numbered from 0.",
-						   topic->partitions)));
+				 errdetail_plural("The topic has %d partition, numbered from 0.",
+								  "The topic has %d partitions, numbered from 0.",
+								  topic->partitions, topic->partitions)));
 	return topic->partition_relids[partition];
 }
 

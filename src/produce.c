@@ -228,6 +228,15 @@ remember_written(ProducerPartition *pp, SubTransactionId subid,
 }
 
 static void
+free_batch(void *item)
+{
+	OpenBatch  *batch = item;
+
+	pfree(batch->alloc);
+	pfree(batch);
+}
+
+static void
 write_batches(ProducerPartition *pp, List *batches)
 {
 	BatchAppender appender;
@@ -235,7 +244,13 @@ write_batches(ProducerPartition *pp, List *batches)
 
 	if (batches == NIL)
 		return;
-	storage_appender_open(&appender, pp->relid, pp->key.partition);
+	if (!storage_appender_open(&appender, pp->relid, pp->key.partition))
+	{
+		/* the topic was dropped after these records were produced */
+		foreach(lc, batches)
+			free_batch(lfirst(lc));
+		return;
+	}
 	foreach(lc, batches)
 	{
 		OpenBatch  *batch = lfirst(lc);
@@ -244,8 +259,7 @@ write_batches(ProducerPartition *pp, List *batches)
 		storage_append(&appender, &batch->writer);
 		remember_written(pp, GetCurrentSubTransactionId(),
 						 batch->writer.last_offset);
-		pfree(batch->alloc);
-		pfree(batch);
+		free_batch(batch);
 	}
 	storage_appender_close(&appender);
 }
@@ -327,20 +341,27 @@ buffer_record(ProducerPartition *pp, const BatchRecord *record)
 }
 
 /*
- * Whether a record of the given payload size still fits the open batch this
- * transaction has for the partition (true when there is none yet).
+ * Whether the record still fits the open batch this transaction has for the
+ * partition (true when there is none yet), were it to get the next offset.
  */
 static bool
-open_batch_has_room(TopicInfo *topic, int32 partition, size_t payload)
+open_batch_has_room(TopicInfo *topic, int32 partition, const RecordInput *in)
 {
 	ProducerPartition *pp = find_producer_partition(topic, partition);
 	OpenBatch  *open;
+	BatchRecord record;
 
 	if (pp == NULL || pp->batches == NIL)
 		return true;
 	open = llast(pp->batches);
-	return open->writer.len + payload + BATCH_RECORD_OVERHEAD_MAX <=
-		open->writer.capacity;
+	record.offset = open->writer.last_offset + 1;
+	record.ts = in->ts;
+	record.key_len = in->key_len;
+	record.value_len = in->value_len;
+	record.headers_len = in->headers_len;
+	return open->writer.len +
+		batch_encoded_size(&record, open->writer.base_offset,
+						   open->writer.first_ts) <= open->writer.capacity;
 }
 
 /*
@@ -352,9 +373,6 @@ open_batch_has_room(TopicInfo *topic, int32 partition, size_t payload)
 static int32
 choose_partition(TopicInfo *topic, const RecordInput *in)
 {
-	size_t		payload = Max(in->key_len, 0) + Max(in->value_len, 0) +
-		Max(in->headers_len, 0);
-
 	if (in->partition >= 0)
 	{
 		(void) catalog_partition_relid(topic, in->partition);
@@ -369,7 +387,7 @@ choose_partition(TopicInfo *topic, const RecordInput *in)
 										   (uint32) topic->partitions);
 		topic->sticky_lxid = MyProc->lxid;
 	}
-	else if (!open_batch_has_room(topic, topic->sticky_partition, payload))
+	else if (!open_batch_has_room(topic, topic->sticky_partition, in))
 		topic->sticky_partition = (topic->sticky_partition + 1) % topic->partitions;
 	return topic->sticky_partition;
 }
@@ -499,15 +517,6 @@ end_subtransaction_items(List *items, SubXactEvent event,
 	}
 	list_free(items);
 	return kept;
-}
-
-static void
-free_batch(void *item)
-{
-	OpenBatch  *batch = item;
-
-	pfree(batch->alloc);
-	pfree(batch);
 }
 
 /*

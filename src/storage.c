@@ -33,6 +33,8 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 
 #include "storage.h"
 
@@ -49,14 +51,21 @@ open_primary_key(Relation heap, LOCKMODE mode)
 	return index_open(index_oid, mode);
 }
 
-void
+/*
+ * Opens a partition's table for appending; false when it no longer exists
+ * (the topic was dropped later in the same transaction).
+ */
+bool
 storage_appender_open(BatchAppender *appender, Oid relid, int32 partition)
 {
-	appender->heap = table_open(relid, RowExclusiveLock);
+	appender->heap = try_table_open(relid, RowExclusiveLock);
+	if (appender->heap == NULL)
+		return false;
 	appender->index = open_primary_key(appender->heap, RowExclusiveLock);
 	appender->index_info = BuildIndexInfo(appender->index);
 	appender->bulk = GetBulkInsertState();
 	appender->partition = partition;
+	return true;
 }
 
 /* Stores one finished batch as a row of the partition's table. */
@@ -110,6 +119,7 @@ init_scan(BatchScan *scan, Oid relid, Snapshot snapshot, ScanKeyData *keys,
 	scan->index = open_primary_key(scan->heap, AccessShareLock);
 	scan->slot = table_slot_create(scan->heap, NULL);
 	scan->scan = index_beginscan(scan->heap, scan->index, snapshot, nkeys, 0);
+	scan->previous_last_offset = -1;
 	index_rescan(scan->scan, keys, nkeys, NULL, 0);
 }
 
@@ -160,7 +170,12 @@ storage_scan_next(BatchScan *scan, const PartitionRef *ref, StoredBatch *batch)
 		DatumGetInt64(scan->slot->tts_values[Anum_batch_last_offset - 1]);
 	if (isnull[Anum_batch_batch - 1] || isnull[Anum_batch_record_count - 1] ||
 		isnull[Anum_batch_max_ts - 1] || batch->base_offset < 0)
-		corrupt_batch(ref, batch->last_offset, "A column of the batch row is null.");
+		corrupt_batch(ref, batch->last_offset,
+					  "A column of the batch row is null or negative.");
+	if (batch->base_offset <= scan->previous_last_offset)
+		corrupt_batch(ref, batch->base_offset,
+					  "The batch overlaps the batch before it.");
+	scan->previous_last_offset = batch->last_offset;
 	batch->record_count =
 		DatumGetInt32(scan->slot->tts_values[Anum_batch_record_count - 1]);
 	batch->max_ts =
@@ -185,12 +200,31 @@ storage_open_batch(BatchScan *scan, const PartitionRef *ref, StoredBatch *batch)
 		corrupt_batch(ref, batch->base_offset, batch_status_message(status));
 	if (batch->reader.base_offset != batch->base_offset ||
 		batch->reader.last_offset != batch->last_offset ||
-		batch->reader.count != batch->record_count)
+		batch->reader.count != batch->record_count ||
+		batch->reader.max_ts != batch->max_ts)
 		corrupt_batch(ref, batch->base_offset,
 					  "The batch header disagrees with the columns of its row.");
 }
 
-/* Decodes the next record of a batch that storage_scan_next returned. */
+/* Whether headers are what produce stores: JSON text without NUL bytes. */
+static bool
+headers_are_json(const BatchRecord *record)
+{
+	JsonLexContext *lex;
+
+	if (memchr(record->headers, '\0', record->headers_len) != NULL)
+		return false;
+	lex = makeJsonLexContextCstringLen((char *) record->headers,
+									   record->headers_len,
+									   GetDatabaseEncoding(), false);
+	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+}
+
+/*
+ * Decodes the next record of a batch that storage_open_batch opened, and
+ * checks what the codec cannot: that its timestamp is one PostgreSQL can
+ * represent and its headers are JSON.
+ */
 void
 storage_decode_next(const PartitionRef *ref, StoredBatch *batch,
 					BatchRecord *record, bool *done)
@@ -200,6 +234,14 @@ storage_decode_next(const PartitionRef *ref, StoredBatch *batch,
 	if (status != BATCH_OK)
 		corrupt_batch(ref, batch->reader.previous_offset + 1,
 					  batch_status_message(status));
+	if (*done)
+		return;
+	if (!IS_VALID_TIMESTAMP(record->ts))
+		corrupt_batch(ref, record->offset,
+					  "A record's timestamp is out of range.");
+	if (record->headers_len >= 0 && !headers_are_json(record))
+		corrupt_batch(ref, record->offset,
+					  "A record's headers are not valid JSON.");
 }
 
 void

@@ -53,6 +53,7 @@ typedef struct BatchScan
 	Relation	index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	int64		previous_last_offset;	/* batches must not overlap */
 } BatchScan;
 
 /* One stored batch: its columns and its bytes, validated and decodable. */
@@ -74,7 +75,7 @@ typedef struct PartitionRef
 	const char *topic_name;
 } PartitionRef;
 
-extern void storage_appender_open(BatchAppender *appender, Oid relid,
+extern bool storage_appender_open(BatchAppender *appender, Oid relid,
 								  int32 partition);
 extern void storage_append(BatchAppender *appender, BatchWriter *writer);
 extern void storage_appender_close(BatchAppender *appender);
