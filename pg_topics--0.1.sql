@@ -492,7 +492,10 @@ COMMENT ON FUNCTION topics.topic_id(text) IS
 CREATE FUNCTION topics.check_group_id(group_id text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-    IF group_id IS NULL OR length(group_id) NOT BETWEEN 1 AND 255 THEN
+    IF group_id IS NULL THEN
+        RAISE EXCEPTION 'group_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(group_id) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'invalid group_id'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A group_id is a string of 1 to 255 characters.';
@@ -505,7 +508,7 @@ CREATE FUNCTION topics.check_no_members(group_id text, action text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT FROM topics.group_member m WHERE m.group_id = check_no_members.group_id) THEN
-        RAISE EXCEPTION 'cannot % of group "%" while it has active members', action, group_id
+        RAISE EXCEPTION 'cannot % group "%" while it has active members', action, group_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Stop the group''s consumers (topics.leave_group) first, as Kafka requires.';
     END IF;
@@ -558,17 +561,17 @@ BEGIN
         RAISE EXCEPTION 'next_offset must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF member_id IS NOT NULL OR generation IS NOT NULL THEN
+        PERFORM topics.check_member(group_id, member_id, generation);
+    ELSE
+        PERFORM topics.check_no_members(group_id, 'commit offsets without member_id and generation to');
+    END IF;
     bounds := topics.partition_offsets(topic, partition);
     IF next_offset > bounds.high_watermark THEN
         RAISE EXCEPTION 'offset % is beyond the end of partition % of topic "%"',
                         next_offset, partition, topic
             USING ERRCODE = 'PT001',
                   DETAIL = format('The next offset to be written is %s.', bounds.high_watermark);
-    END IF;
-    IF member_id IS NOT NULL OR generation IS NOT NULL THEN
-        PERFORM topics.check_member(group_id, member_id, generation);
-    ELSE
-        PERFORM topics.check_no_members(group_id, 'commit offsets without member_id and generation');
     END IF;
 
     INSERT INTO topics.consumer_group AS g (group_id) VALUES (commit.group_id)
@@ -610,7 +613,7 @@ BEGIN
     INSERT INTO topics.consumer_group AS g (group_id) VALUES (reset_offsets_to.group_id)
         ON CONFLICT DO NOTHING;
     PERFORM FROM topics.consumer_group g WHERE g.group_id = reset_offsets_to.group_id FOR UPDATE;
-    PERFORM topics.check_no_members(group_id, 'reset offsets');
+    PERFORM topics.check_no_members(group_id, 'reset offsets of');
     FOR p IN SELECT generate_series(0, t.partitions - 1) FROM topics.topic_meta t WHERE t.id = tid LOOP
         bounds := topics.partition_offsets(topic, p);
         new_offset := CASE
@@ -679,6 +682,7 @@ COMMENT ON FUNCTION topics.reset_offsets(text, text, bigint) IS
 CREATE FUNCTION topics.delete_group(group_id text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM topics.check_group_id(group_id);
     PERFORM FROM topics.consumer_group g WHERE g.group_id = delete_group.group_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'group "%" does not exist', group_id
@@ -727,7 +731,14 @@ BEGIN
     END IF;
     SELECT g.generation INTO current_generation FROM topics.consumer_group g
     WHERE g.group_id = check_member.group_id;
-    IF generation <> current_generation OR member.generation <> current_generation THEN
+    IF generation = current_generation AND member.generation <> current_generation THEN
+        RAISE EXCEPTION 'the member has not rejoined group "%" since its rebalance', group_id
+            USING ERRCODE = 'PT003',
+                  DETAIL = format('The member last joined generation %s; the current one is %s.',
+                                  member.generation, current_generation),
+                  HINT = 'Call topics.join_group with your member_id to get the new assignment.';
+    END IF;
+    IF generation <> current_generation THEN
         RAISE EXCEPTION 'generation % of group "%" is not current', generation, group_id
             USING ERRCODE = 'PT003',
                   DETAIL = format('The current generation is %s.', current_generation),
@@ -811,42 +822,52 @@ COMMENT ON FUNCTION topics.assign_roundrobin(text) IS
 CREATE FUNCTION topics.assign_sticky(group_id text, previous jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    total integer;
+    candidates topics.topic_partition[];
     members integer;
-    fair_share integer;
+    base_share integer;
+    extra_shares integer;
+    held integer;
     tp record;
     chosen text;
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS pg_topics_candidates (topic text, partition integer)
-        ON COMMIT DROP;
-    TRUNCATE pg_topics_candidates;
-    INSERT INTO pg_topics_candidates
-    SELECT t.name, p FROM topics.topic_meta t, generate_series(0, t.partitions - 1) AS p
-    WHERE t.name IN (SELECT unnest(m.topics) FROM topics.group_member m
-                     WHERE m.group_id = assign_sticky.group_id);
-    SELECT count(*) INTO total FROM pg_topics_candidates;
-    SELECT count(*) INTO members FROM topics.group_member m WHERE m.group_id = assign_sticky.group_id;
-    fair_share := CASE WHEN members = 0 THEN 0 ELSE (total + members - 1) / members END;
+    candidates := ARRAY(
+        SELECT (t.name, p)::topics.topic_partition
+        FROM topics.topic_meta t, generate_series(0, t.partitions - 1) AS p
+        WHERE t.name IN (SELECT unnest(m.topics) FROM topics.group_member m
+                         WHERE m.group_id = assign_sticky.group_id)
+        ORDER BY t.name, p);
+    SELECT count(*) INTO members FROM topics.group_member m
+    WHERE m.group_id = assign_sticky.group_id;
+    IF members = 0 THEN
+        RETURN;
+    END IF;
+    -- A fair share is total / members; total % members members get one more.
+    base_share := cardinality(candidates) / members;
+    extra_shares := cardinality(candidates) % members;
 
     -- Keep what each member had, up to its fair share.
     FOR tp IN
         SELECT prev.member_id, prev.topic, prev.partition
         FROM jsonb_to_recordset(previous) AS prev(member_id text, topic text, partition integer)
-        JOIN pg_topics_candidates c ON c.topic = prev.topic AND c.partition = prev.partition
+        WHERE (prev.topic, prev.partition)::topics.topic_partition = ANY (candidates)
         ORDER BY prev.member_id, prev.topic, prev.partition
     LOOP
+        SELECT cardinality(m.assignment) INTO held FROM topics.group_member m
+        WHERE m.group_id = assign_sticky.group_id AND m.member_id = tp.member_id
+          AND tp.topic = ANY (m.topics);
+        CONTINUE WHEN held IS NULL OR held > base_share
+                      OR (held = base_share AND extra_shares = 0);
+        IF held = base_share THEN
+            extra_shares := extra_shares - 1;
+        END IF;
         UPDATE topics.group_member m
         SET assignment = m.assignment || (tp.topic, tp.partition)::topics.topic_partition
-        WHERE m.group_id = assign_sticky.group_id AND m.member_id = tp.member_id
-          AND tp.topic = ANY (m.topics) AND cardinality(m.assignment) < fair_share
-          AND NOT EXISTS (SELECT FROM topics.group_member o, unnest(o.assignment) a
-                          WHERE o.group_id = assign_sticky.group_id
-                            AND a.topic = tp.topic AND a.partition = tp.partition);
+        WHERE m.group_id = assign_sticky.group_id AND m.member_id = tp.member_id;
     END LOOP;
 
     -- Give every partition left to the least loaded member subscribed to it.
     FOR tp IN
-        SELECT c.topic, c.partition FROM pg_topics_candidates c
+        SELECT c.topic, c.partition FROM unnest(candidates) AS c
         WHERE NOT EXISTS (SELECT FROM topics.group_member o, unnest(o.assignment) a
                           WHERE o.group_id = assign_sticky.group_id
                             AND a.topic = c.topic AND a.partition = c.partition)
@@ -863,7 +884,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION topics.assign_sticky(text, jsonb) IS
-    'Internal: the sticky assignor: members keep their previous partitions up to a fair share, and the rest go to the least loaded.';
+    'Internal: the sticky assignor: members keep their previous partitions up to a fair share (total / members, one more for total % members of them), and the rest go to the least loaded.';
 
 CREATE FUNCTION topics.rebalance(group_id text) RETURNS integer
 LANGUAGE plpgsql AS $$

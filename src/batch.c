@@ -156,6 +156,15 @@ batch_writer_init(BatchWriter *writer, char *buf, size_t capacity,
 	writer->count = 0;
 }
 
+/* Tells the writer its bytes moved to a larger buffer. */
+void
+batch_writer_move(BatchWriter *writer, char *buf, size_t capacity)
+{
+	Assert(capacity >= writer->len);
+	writer->buf = buf;
+	writer->capacity = capacity;
+}
+
 static char *
 put_bytes(char *p, const char *data, int32 len)
 {

@@ -90,6 +90,7 @@ extern size_t batch_encoded_size(const BatchRecord *record, int64 base_offset,
 extern void batch_writer_init(BatchWriter *writer, char *buf, size_t capacity,
 							  int64 base_offset, int64 first_ts);
 extern bool batch_writer_append(BatchWriter *writer, const BatchRecord *record);
+extern void batch_writer_move(BatchWriter *writer, char *buf, size_t capacity);
 extern size_t batch_writer_finish(BatchWriter *writer);
 
 extern BatchStatus batch_reader_open(BatchReader *reader, const char *buf,

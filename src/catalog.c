@@ -24,6 +24,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "catalog.h"
 
@@ -50,6 +51,21 @@ invalidate_topics(Datum arg, Oid relid)
 		schema_oid = InvalidOid;
 }
 
+/* Role membership changed: forget every grant found. */
+static void
+forget_allowed_users(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	TopicInfo  *topic;
+
+	hash_seq_init(&scan, topic_cache);
+	while ((topic = hash_seq_search(&scan)) != NULL)
+	{
+		topic->insert_allowed_user = InvalidOid;
+		topic->select_allowed_user = InvalidOid;
+	}
+}
+
 static void
 init_cache(void)
 {
@@ -62,6 +78,7 @@ init_cache(void)
 	topic_cache = hash_create("pg_topics topic cache", 64, &info,
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(invalidate_topics, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_allowed_users, (Datum) 0);
 }
 
 Oid
@@ -133,6 +150,8 @@ load_topic(TopicInfo *topic)
 		topic->partition_relids[i] = table_oid(psprintf("topic_%d_p%d",
 														topic->id, i));
 	topic->sticky_lxid = InvalidLocalTransactionId;
+	topic->insert_allowed_user = InvalidOid;
+	topic->select_allowed_user = InvalidOid;
 }
 
 /*
@@ -196,17 +215,30 @@ catalog_partition_relid(TopicInfo *topic, int32 partition)
 
 /*
  * Producing needs INSERT and fetching SELECT on the topic's table, so that
- * GRANT and REVOKE on topics.topic_<id> govern who may do what.
+ * GRANT and REVOKE on topics.topic_<id> govern who may do what.  A grant
+ * found is remembered for the user until the topic's entry is reloaded,
+ * which a GRANT or REVOKE on the table causes (it invalidates the table's
+ * relcache entry) or a change of role membership.
  */
 void
 catalog_check_access(TopicInfo *topic, AclMode mode)
 {
-	if (pg_class_aclcheck(topic->relid, GetUserId(), mode) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for topic \"%s\"", topic->name),
-				 errhint("%s privilege on table topics.topic_%d is needed.",
-						 mode == ACL_INSERT ? "INSERT" : "SELECT", topic->id)));
+	Oid			user = GetUserId();
+	Oid		   *allowed = mode == ACL_INSERT ? &topic->insert_allowed_user :
+		&topic->select_allowed_user;
+
+	if (*allowed == user && topic->valid)
+		return;
+	if (pg_class_aclcheck(topic->relid, user, mode) == ACLCHECK_OK)
+	{
+		*allowed = user;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for topic \"%s\"", topic->name),
+			 errhint("%s privilege on table topics.topic_%d is needed.",
+					 mode == ACL_INSERT ? "INSERT" : "SELECT", topic->id)));
 }
 
 PG_FUNCTION_INFO_V1(topics_topic_changed);

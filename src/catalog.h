@@ -25,6 +25,10 @@ typedef struct TopicInfo
 	int32		max_message_bytes;
 	Oid		   *partition_relids;	/* one table per partition */
 
+	/* the last user found allowed to produce and to fetch (until reload) */
+	Oid			insert_allowed_user;
+	Oid			select_allowed_user;
+
 	/* keyless records stick to one partition per transaction and batch */
 	int32		sticky_partition;
 	LocalTransactionId sticky_lxid;

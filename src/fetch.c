@@ -140,11 +140,24 @@ check_fetch_offset(const ReadTarget *target, int64 from_offset,
 				 errhint("Fetch from topics.latest_offset() or lower.")));
 }
 
+/*
+ * A bytea holding a copy of the bytes; small ones get the one-byte header
+ * they would get in a tuple anyway, which spares the result tuple a
+ * conversion.
+ */
 static bytea *
 copy_bytes(const char *data, int32 len)
 {
-	bytea	   *b = palloc(len + VARHDRSZ);
+	bytea	   *b;
 
+	if (len + VARHDRSZ_SHORT <= VARATT_SHORT_MAX)
+	{
+		b = palloc(len + VARHDRSZ_SHORT);
+		SET_VARSIZE_SHORT(b, len + VARHDRSZ_SHORT);
+		memcpy(VARDATA_SHORT(b), data, len);
+		return b;
+	}
+	b = palloc(len + VARHDRSZ);
 	SET_VARSIZE(b, len + VARHDRSZ);
 	memcpy(VARDATA(b), data, len);
 	return b;

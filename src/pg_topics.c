@@ -58,16 +58,18 @@ define_settings(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
-	MarkGUCPrefixReserved("pg_topics");
 }
 
 void
 _PG_init(void)
 {
 	define_settings();
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	offsets_install_hooks();
-	produce_register_callbacks();
-	worker_install();
+	if (process_shared_preload_libraries_in_progress)
+	{
+		offsets_install_hooks();
+		produce_register_callbacks();
+		worker_install();
+	}
+	/* after every pg_topics.* setting is defined */
+	MarkGUCPrefixReserved("pg_topics");
 }

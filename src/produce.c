@@ -106,20 +106,31 @@ typedef struct RecordInput
 	TimestampTz ts;
 } RecordInput;
 
+/*
+ * The table of produced partitions and the buffers' memory live as long as
+ * the backend and are emptied at the end of every transaction, so that a
+ * transaction producing one record pays for no set-up.
+ */
 static void
 start_xact_state(void)
 {
 	HASHCTL		info;
 
-	produce_context = AllocSetContextCreate(TopTransactionContext,
+	produce_context = AllocSetContextCreate(TopMemoryContext,
 											"pg_topics produce",
 											ALLOCSET_DEFAULT_SIZES);
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(ProducerKey);
 	info.entrysize = sizeof(ProducerPartition);
-	info.hcxt = produce_context;
 	xact_partitions = hash_create("pg_topics produced partitions", 16, &info,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+								  HASH_ELEM | HASH_BLOBS);
+}
+
+/* Whether the current transaction produced anything. */
+static bool
+producing(void)
+{
+	return xact_partitions != NULL && hash_get_num_entries(xact_partitions) > 0;
 }
 
 /* What this transaction produced to the partition so far, or NULL. */
@@ -132,7 +143,7 @@ find_producer_partition(TopicInfo *topic, int32 partition)
 		recent_partition->key.topic_id == topic->id &&
 		recent_partition->key.partition == partition)
 		return recent_partition;
-	if (xact_partitions == NULL)
+	if (!producing())
 		return NULL;
 	key.topic_id = topic->id;
 	key.partition = partition;
@@ -244,7 +255,8 @@ write_batches(ProducerPartition *pp, List *batches)
 
 	if (batches == NIL)
 		return;
-	if (!storage_appender_open(&appender, pp->relid, pp->key.partition))
+	if (!storage_appender_open(&appender, pp->relid, pp->key.partition,
+							   list_length(batches) > 1))
 	{
 		/* the topic was dropped after these records were produced */
 		foreach(lc, batches)
@@ -302,19 +314,35 @@ write_current_batches(ProducerPartition *pp)
 	list_free(now);
 }
 
+/*
+ * A new batch starting with the record.  It starts small, enough for a few
+ * records like it, and grows up to STORAGE_BATCH_TARGET: most transactions
+ * produce a record or two.
+ */
 static OpenBatch *
 new_batch(const BatchRecord *record)
 {
 	OpenBatch  *batch = MemoryContextAlloc(produce_context, sizeof(OpenBatch));
 	size_t		needed = BATCH_HEADER_SIZE +
 		batch_encoded_size(record, record->offset, record->ts);
-	size_t		capacity = Max(STORAGE_BATCH_TARGET, needed);
+	size_t		capacity = needed > STORAGE_BATCH_TARGET ? needed :
+		Min(STORAGE_BATCH_TARGET, BATCH_HEADER_SIZE + 4 * (needed - BATCH_HEADER_SIZE));
 
 	batch->subid = GetCurrentSubTransactionId();
 	batch->alloc = MemoryContextAllocHuge(produce_context, capacity + VARHDRSZ);
 	batch_writer_init(&batch->writer, batch->alloc + VARHDRSZ, capacity,
 					  record->offset, record->ts);
 	return batch;
+}
+
+/* Doubles a batch's room, up to STORAGE_BATCH_TARGET. */
+static void
+grow_batch(OpenBatch *batch)
+{
+	size_t		capacity = Min(STORAGE_BATCH_TARGET, 2 * batch->writer.capacity);
+
+	batch->alloc = repalloc(batch->alloc, capacity + VARHDRSZ);
+	batch_writer_move(&batch->writer, batch->alloc + VARHDRSZ, capacity);
 }
 
 /*
@@ -329,9 +357,16 @@ buffer_record(ProducerPartition *pp, const BatchRecord *record)
 
 	if (open != NULL && open->subid == GetCurrentSubTransactionId())
 	{
-		if (record->offset == open->writer.last_offset + 1 &&
-			batch_writer_append(&open->writer, record))
+		bool		contiguous = record->offset == open->writer.last_offset + 1;
+
+		if (contiguous && batch_writer_append(&open->writer, record))
 			return;
+		if (contiguous && open->writer.capacity < STORAGE_BATCH_TARGET)
+		{
+			grow_batch(open);
+			if (batch_writer_append(&open->writer, record))
+				return;
+		}
 		write_current_batches(pp);
 	}
 	open = new_batch(record);
@@ -361,7 +396,8 @@ open_batch_has_room(TopicInfo *topic, int32 partition, const RecordInput *in)
 	record.headers_len = in->headers_len;
 	return open->writer.len +
 		batch_encoded_size(&record, open->writer.base_offset,
-						   open->writer.first_ts) <= open->writer.capacity;
+						   open->writer.first_ts) <=
+		Max(open->writer.capacity, STORAGE_BATCH_TARGET);
 }
 
 /*
@@ -436,6 +472,26 @@ produce_record(TopicInfo *topic, const RecordInput *in, int64 *offset)
 }
 
 static void
+end_xact_state(bool committed)
+{
+	HASH_SEQ_STATUS scan;
+	ProducerPartition *pp;
+
+	if (producing())
+	{
+		hash_seq_init(&scan, xact_partitions);
+		while ((pp = hash_seq_search(&scan)) != NULL)
+		{
+			offsets_end_transaction(pp->state, committed, highest_written(pp));
+			hash_search(xact_partitions, &pp->key, HASH_REMOVE, NULL);
+		}
+		MemoryContextReset(produce_context);
+	}
+	recent_partition = NULL;
+	offsets_release_pins();
+}
+
+static void
 xact_callback(XactEvent event, void *arg)
 {
 	HASH_SEQ_STATUS scan;
@@ -445,7 +501,7 @@ xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-			if (xact_partitions == NULL)
+			if (!producing())
 				return;
 			hash_seq_init(&scan, xact_partitions);
 			while ((pp = hash_seq_search(&scan)) != NULL)
@@ -455,7 +511,7 @@ xact_callback(XactEvent event, void *arg)
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (xact_partitions != NULL)
+			if (producing())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot prepare a transaction that produced records to a topic"),
@@ -464,24 +520,12 @@ xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			end_xact_state(true);
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			if (xact_partitions != NULL)
-			{
-				bool		committed = (event == XACT_EVENT_COMMIT ||
-										 event == XACT_EVENT_PARALLEL_COMMIT);
-
-				hash_seq_init(&scan, xact_partitions);
-				while ((pp = hash_seq_search(&scan)) != NULL)
-					offsets_end_transaction(pp->state, committed,
-											highest_written(pp));
-			}
-			/* the memory goes with TopTransactionContext */
-			xact_partitions = NULL;
-			recent_partition = NULL;
-			produce_context = NULL;
-			offsets_release_pins();
+			end_xact_state(false);
 			break;
 		default:
 			break;
@@ -531,7 +575,7 @@ subxact_callback(SubXactEvent event, SubTransactionId subid,
 	ProducerPartition *pp;
 	MemoryContext outer;
 
-	if (xact_partitions == NULL ||
+	if (!producing() ||
 		(event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB))
 		return;
 

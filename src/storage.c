@@ -52,18 +52,21 @@ open_primary_key(Relation heap, LOCKMODE mode)
 }
 
 /*
- * Opens a partition's table for appending; false when it no longer exists
- * (the topic was dropped later in the same transaction).
+ * Opens a partition's table for appending one batch or, with bulk, many;
+ * false when it no longer exists (the topic was dropped later in the same
+ * transaction).
  */
 bool
-storage_appender_open(BatchAppender *appender, Oid relid, int32 partition)
+storage_appender_open(BatchAppender *appender, Oid relid, int32 partition,
+					  bool bulk)
 {
 	appender->heap = try_table_open(relid, RowExclusiveLock);
 	if (appender->heap == NULL)
 		return false;
 	appender->index = open_primary_key(appender->heap, RowExclusiveLock);
 	appender->index_info = BuildIndexInfo(appender->index);
-	appender->bulk = GetBulkInsertState();
+	/* a bulk-insert ring pays off over many batches, not for one */
+	appender->bulk = bulk ? GetBulkInsertState() : NULL;
 	appender->partition = partition;
 	return true;
 }
@@ -106,7 +109,8 @@ storage_append(BatchAppender *appender, BatchWriter *writer)
 void
 storage_appender_close(BatchAppender *appender)
 {
-	FreeBulkInsertState(appender->bulk);
+	if (appender->bulk != NULL)
+		FreeBulkInsertState(appender->bulk);
 	index_close(appender->index, NoLock);
 	table_close(appender->heap, NoLock);
 }

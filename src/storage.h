@@ -76,7 +76,7 @@ typedef struct PartitionRef
 } PartitionRef;
 
 extern bool storage_appender_open(BatchAppender *appender, Oid relid,
-								  int32 partition);
+								  int32 partition, bool bulk);
 extern void storage_append(BatchAppender *appender, BatchWriter *writer);
 extern void storage_appender_close(BatchAppender *appender);
 

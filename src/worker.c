@@ -6,10 +6,13 @@
  *
  * The launcher looks at the list of databases every few seconds and starts
  * a worker for each one that has none.  A worker that finds no pg_topics in
- * its database exits at once with status 0 and is started again only after
+ * its database exits at once and is started again only after
  * WORKER_RECHECK_SECONDS, or at once by topics.start_worker() (CREATE
- * EXTENSION calls it).  A worker that fails exits with status 1 and the
- * postmaster restarts it; a crash restarts everything.  A database whose
+ * EXTENSION calls it).  A worker that stops or fails in a database that has
+ * the extension is started again at the launcher's next look; a crash
+ * restarts everything.  The launcher is a static worker the postmaster
+ * restarts; it alone restarts database workers, so that the worker of a
+ * dropped database is not restarted.  A database whose
  * worker runs cannot be dropped without WITH (FORCE): drop the extension
  * first.
  *
@@ -70,6 +73,7 @@ typedef struct WorkerSlot
 	Oid			dbid;
 	pid_t		pid;
 	TimestampTz started_at;		/* when the launcher last started one */
+	bool		has_extension;	/* its last worker found pg_topics there */
 } WorkerSlot;
 
 typedef struct WorkerShared
@@ -164,6 +168,7 @@ find_slot(Oid dbid, bool create)
 		free_slot->dbid = dbid;
 		free_slot->pid = 0;
 		free_slot->started_at = 0;
+		free_slot->has_extension = false;
 	}
 	return create ? free_slot : NULL;
 }
@@ -182,7 +187,7 @@ start_database_worker(Oid dbid, bool wait_for_extension)
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
 	worker.bgw_main_arg = ObjectIdGetDatum(dbid);
 	worker.bgw_notify_pid = 0;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_topics");
@@ -194,8 +199,9 @@ start_database_worker(Oid dbid, bool wait_for_extension)
 }
 
 /*
- * Starts a worker for the database unless one runs or was started within
- * recheck_seconds.
+ * Starts a worker for the database unless one runs, or one was started
+ * within recheck_seconds and found no pg_topics there.  A worker that was
+ * working (it found the extension) is replaced at once.
  */
 static void
 ensure_database_worker(Oid dbid, int recheck_seconds, bool wait_for_extension)
@@ -207,7 +213,8 @@ ensure_database_worker(Oid dbid, int recheck_seconds, bool wait_for_extension)
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	slot = find_slot(dbid, true);
 	if (slot != NULL && slot->pid == 0 &&
-		TimestampDifferenceExceeds(slot->started_at, now, recheck_seconds * 1000))
+		(slot->has_extension ||
+		 TimestampDifferenceExceeds(slot->started_at, now, recheck_seconds * 1000)))
 	{
 		slot->started_at = now;
 		start = true;
@@ -219,9 +226,27 @@ ensure_database_worker(Oid dbid, int recheck_seconds, bool wait_for_extension)
 				 errhint("Raise max_worker_processes.")));
 }
 
+/* The databases that allow connections, in the caller's memory context. */
+/* Frees the slots of databases that no longer exist. */
+static void
+forget_dropped_databases(List *databases)
+{
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < MAX_WORKER_DATABASES; i++)
+	{
+		WorkerSlot *slot = &worker_shared->slots[i];
+
+		if (slot->dbid != InvalidOid && slot->pid == 0 &&
+			!list_member_oid(databases, slot->dbid))
+			slot->dbid = InvalidOid;
+	}
+	LWLockRelease(worker_shared->lock);
+}
+
 static List *
 list_databases(void)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	List	   *databases = NIL;
 	Relation	rel;
 	TableScanDesc scan;
@@ -235,7 +260,12 @@ list_databases(void)
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
 
 		if (db->datallowconn && !db->datistemplate)
+		{
+			MemoryContext outer = MemoryContextSwitchTo(caller);
+
 			databases = lappend_oid(databases, db->oid);
+			MemoryContextSwitchTo(outer);
+		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -256,7 +286,6 @@ pg_topics_launcher_main(Datum arg)
 	{
 		List	   *databases;
 		ListCell   *lc;
-		MemoryContext outer = CurrentMemoryContext;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -265,7 +294,7 @@ pg_topics_launcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		databases = list_databases();
-		MemoryContextSwitchTo(outer);
+		forget_dropped_databases(databases);
 		foreach(lc, databases)
 			ensure_database_worker(lfirst_oid(lc), WORKER_RECHECK_SECONDS, false);
 		list_free(databases);
@@ -305,6 +334,18 @@ claim_slot(Oid dbid)
 	if (claimed)
 		before_shmem_exit(release_slot, (Datum) 0);
 	return claimed;
+}
+
+static void
+set_has_extension(Oid dbid, bool has_extension)
+{
+	WorkerSlot *slot;
+
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+	slot = find_slot(dbid, false);
+	if (slot != NULL)
+		slot->has_extension = has_extension;
+	LWLockRelease(worker_shared->lock);
 }
 
 /*
@@ -371,6 +412,7 @@ pg_topics_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		pause = run_jobs();
+		set_has_extension(dbid, pause >= 0);
 		if (pause < 0 && (!wait_for_extension ||
 						  TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
 													 WORKER_GRACE_MS)))
