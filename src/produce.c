@@ -603,7 +603,6 @@ produce_register_callbacks(void)
 /* Per-call-site state of the single-record produce functions. */
 typedef struct ProduceCallState
 {
-	TupleDesc	result_desc;
 	TopicInfo  *topic;			/* the topic named last, and its name */
 	text	   *topic_name;
 	bool		row_returned;	/* the next call ends the one-row set */
@@ -619,6 +618,30 @@ reset_call_state(Datum arg)
 	cs->registered_in = NULL;
 }
 
+/*
+ * The row type (partition int, offset bigint) every produce function
+ * returns, built once per backend: looking the declared type up costs more
+ * than producing a record, and every execution of a prepared statement
+ * would pay it again.
+ */
+static TupleDesc
+result_desc(void)
+{
+	static TupleDesc desc = NULL;
+
+	if (desc == NULL)
+	{
+		MemoryContext outer = MemoryContextSwitchTo(TopMemoryContext);
+		TupleDesc	template = CreateTemplateTupleDesc(2);
+
+		TupleDescInitEntry(template, 1, "partition", INT4OID, -1, 0);
+		TupleDescInitEntry(template, 2, "offset", INT8OID, -1, 0);
+		desc = BlessTupleDesc(template);
+		MemoryContextSwitchTo(outer);
+	}
+	return desc;
+}
+
 static ProduceCallState *
 call_state(FunctionCallInfo fcinfo)
 {
@@ -632,15 +655,8 @@ call_state(FunctionCallInfo fcinfo)
 				 errmsg("set-valued function called in context that cannot accept a set")));
 	if (cs == NULL)
 	{
-		TupleDesc	desc;
-		MemoryContext outer;
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		outer = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		cs = palloc0(sizeof(ProduceCallState));
-		cs->result_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(outer);
+		cs = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									sizeof(ProduceCallState));
 		fcinfo->flinfo->fn_extra = cs;
 	}
 	/* a rescan abandons a set half-read: start over then */
@@ -782,7 +798,7 @@ produce_common(FunctionCallInfo fcinfo, Datum value, bool value_null,
 
 	cs->row_returned = true;
 	rsi->isDone = ExprMultipleResult;
-	return HeapTupleGetDatum(heap_form_tuple(cs->result_desc, values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(result_desc(), values, nulls));
 }
 
 Datum
