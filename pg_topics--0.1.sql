@@ -224,6 +224,9 @@ BEGIN
         max_message_bytes = coalesce(alter_topic.max_message_bytes, t.max_message_bytes)
     WHERE t.id = topic.id;
     PERFORM topics.topic_changed(format('topics.%I', 'topic_' || topic.id)::regclass);
+    IF partitions > topic.partitions THEN
+        PERFORM topics.rebalance_subscribers(name);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION topics.alter_topic(text, integer, interval, bigint, text, integer) IS
@@ -242,6 +245,7 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     EXECUTE format('DROP TABLE topics.%I', 'topic_' || topic_id);
+    PERFORM topics.rebalance_subscribers(name);
 END
 $$;
 COMMENT ON FUNCTION topics.drop_topic(text) IS
@@ -439,7 +443,7 @@ CREATE TABLE topics.group_member (
     assignment      topics.topic_partition[] NOT NULL DEFAULT '{}',
     positions       bigint[],
     joined_at       timestamptz NOT NULL DEFAULT now(),
-    last_heartbeat  timestamptz NOT NULL DEFAULT now(),
+    last_heartbeat  timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (group_id, member_id),
     UNIQUE (group_id, instance_id)
 );
@@ -711,7 +715,8 @@ COMMENT ON FUNCTION topics.consume(text, text, integer, interval) IS
 -- Consumer groups: the member protocol
 -------------------------------------------------------------------------------
 
-CREATE FUNCTION topics.check_member(group_id text, member_id text, generation integer)
+CREATE FUNCTION topics.check_member(group_id text, member_id text, generation integer,
+                                    lock_member boolean DEFAULT true)
 RETURNS topics.group_member LANGUAGE plpgsql AS $$
 DECLARE
     member topics.group_member;
@@ -721,9 +726,14 @@ BEGIN
         RAISE EXCEPTION 'member_id and generation must both be given'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO member FROM topics.group_member m
-    WHERE m.group_id = check_member.group_id AND m.member_id = check_member.member_id
-    FOR UPDATE;
+    IF lock_member THEN
+        SELECT * INTO member FROM topics.group_member m
+        WHERE m.group_id = check_member.group_id AND m.member_id = check_member.member_id
+        FOR UPDATE;
+    ELSE
+        SELECT * INTO member FROM topics.group_member m
+        WHERE m.group_id = check_member.group_id AND m.member_id = check_member.member_id;
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown member "%" of group "%"', member_id, group_id
             USING ERRCODE = 'PT002',
@@ -747,8 +757,8 @@ BEGIN
     RETURN member;
 END
 $$;
-COMMENT ON FUNCTION topics.check_member(text, text, integer) IS
-    'Internal: the member''s row, locked; an error when the member is unknown (PT002) or its generation is not current (PT003).';
+COMMENT ON FUNCTION topics.check_member(text, text, integer, boolean) IS
+    'Internal: the member''s row (locked unless lock_member is false); an error when the member is unknown (PT002) or its generation is not current (PT003).';
 
 CREATE FUNCTION topics.assign_range(group_id text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -894,7 +904,7 @@ DECLARE
     previous jsonb;
 BEGIN
     UPDATE topics.consumer_group g
-    SET generation = g.generation + 1, rebalanced_at = now()
+    SET generation = g.generation + 1, rebalanced_at = clock_timestamp()
     WHERE g.group_id = rebalance.group_id
     RETURNING g.generation, g.assignor INTO new_generation, group_assignor;
 
@@ -917,6 +927,23 @@ END
 $$;
 COMMENT ON FUNCTION topics.rebalance(text) IS
     'Internal: starts a new generation of a group and assigns its partitions to its members anew.';
+
+CREATE FUNCTION topics.rebalance_subscribers(topic text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    subscribed_group text;
+BEGIN
+    FOR subscribed_group IN
+        SELECT DISTINCT m.group_id FROM topics.group_member m
+        WHERE topic = ANY (m.topics) ORDER BY 1
+    LOOP
+        PERFORM FROM topics.consumer_group g WHERE g.group_id = subscribed_group FOR UPDATE;
+        PERFORM topics.rebalance(subscribed_group);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION topics.rebalance_subscribers(text) IS
+    'Internal: rebalances every group with a member subscribed to the topic (its partitions changed).';
 
 CREATE FUNCTION topics.join_group_as(
     p_group_id text, p_topics text[], p_member_id text, p_session_timeout interval,
@@ -990,7 +1017,7 @@ BEGIN
         changed := member.topics IS DISTINCT FROM p_topics;
         UPDATE topics.group_member m
         SET topics = p_topics, session_timeout = p_session_timeout,
-            client_id = coalesce(p_client_id, m.client_id), last_heartbeat = now()
+            client_id = coalesce(p_client_id, m.client_id), last_heartbeat = clock_timestamp()
         WHERE m.group_id = p_group_id AND m.member_id = member.member_id;
     END IF;
 
@@ -1028,7 +1055,7 @@ BEGIN
         RAISE EXCEPTION 'member_id and generation must both be given'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    UPDATE topics.group_member m SET last_heartbeat = now()
+    UPDATE topics.group_member m SET last_heartbeat = clock_timestamp()
     WHERE m.group_id = heartbeat.group_id AND m.member_id = heartbeat.member_id
     RETURNING * INTO member;
     IF NOT FOUND THEN
@@ -1102,11 +1129,33 @@ RETURNS boolean
 COMMENT ON FUNCTION topics.wait_for_records(text[], integer[], bigint[], interval) IS
     'Internal: waits until one of the partitions has a committed record at or past its position.';
 
+CREATE FUNCTION topics.start_positions(group_id text, assignment topics.topic_partition[])
+RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    positions bigint[] := '{}';
+    tp topics.topic_partition;
+    committed bigint;
+BEGIN
+    FOREACH tp IN ARRAY assignment LOOP
+        PERFORM topics.ensure_group_offsets(group_id, tp.topic);
+        SELECT o.committed_offset INTO committed
+        FROM topics.group_offset o
+        WHERE o.group_id = start_positions.group_id AND o.topic_id = topics.topic_id(tp.topic)
+          AND o.partition = tp.partition;
+        positions := positions || committed;
+    END LOOP;
+    RETURN positions;
+END
+$$;
+COMMENT ON FUNCTION topics.start_positions(text, topics.topic_partition[]) IS
+    'Internal: the committed offsets of a group for an assignment, where a member''s positions start.';
+
 CREATE FUNCTION topics.poll(group_id text, member_id text, generation integer,
                             max_records integer DEFAULT 500, wait interval DEFAULT '0')
 RETURNS SETOF topics.record LANGUAGE plpgsql AS $$
 DECLARE
-    member topics.group_member := topics.check_member(group_id, member_id, generation);
+    -- Not locked: a poll that waits must not hold up a rebalance.
+    member topics.group_member := topics.check_member(group_id, member_id, generation, false);
     pos bigint[] := member.positions;
     n integer := cardinality(member.assignment);
     start integer;
@@ -1114,24 +1163,18 @@ DECLARE
     waited boolean := false;
     tp topics.topic_partition;
     r topics.record;
-    committed bigint;
 BEGIN
     IF max_records IS NULL OR max_records < 1 OR max_records > 1000000 THEN
         RAISE EXCEPTION 'max_records must be between 1 and 1000000'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF wait IS NULL OR wait < interval '0' OR wait > interval '24 hours' THEN
+        RAISE EXCEPTION 'wait must be between 0 and 24 hours'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF pos IS NULL OR cardinality(pos) <> n THEN
         -- A new assignment starts at the committed offsets.
-        pos := ARRAY(SELECT 0::bigint FROM generate_series(1, n));
-        FOR i IN 1 .. n LOOP
-            tp := member.assignment[i];
-            PERFORM topics.ensure_group_offsets(group_id, tp.topic);
-            SELECT o.committed_offset INTO committed
-            FROM topics.group_offset o
-            WHERE o.group_id = poll.group_id AND o.topic_id = topics.topic_id(tp.topic)
-              AND o.partition = tp.partition;
-            pos[i] := committed;
-        END LOOP;
+        pos := topics.start_positions(group_id, member.assignment);
     END IF;
 
     start := floor(random() * greatest(n, 1))::integer;
@@ -1154,15 +1197,17 @@ BEGIN
                     tp.topic, tp.partition, current_setting('pg_topics.auto_offset_reset'));
             END;
         END LOOP;
-        EXIT WHEN returned > 0 OR waited OR wait IS NULL OR wait <= interval '0' OR n = 0;
+        EXIT WHEN returned > 0 OR waited OR wait = interval '0' OR n = 0;
         PERFORM topics.wait_for_records(ARRAY(SELECT a.topic FROM unnest(member.assignment) a),
                                         ARRAY(SELECT a.partition FROM unnest(member.assignment) a),
                                         pos, wait);
         waited := true;
     END LOOP;
 
-    UPDATE topics.group_member m SET positions = pos, last_heartbeat = now()
-    WHERE m.group_id = poll.group_id AND m.member_id = poll.member_id;
+    -- Unless a rebalance changed the assignment meanwhile (then positions restart).
+    UPDATE topics.group_member m SET positions = pos, last_heartbeat = clock_timestamp()
+    WHERE m.group_id = poll.group_id AND m.member_id = poll.member_id
+      AND m.generation = member.generation AND m.assignment = member.assignment;
 END
 $$;
 COMMENT ON FUNCTION topics.poll(text, text, integer, integer, interval) IS
@@ -1184,10 +1229,8 @@ BEGIN
     IF to_offset IS NULL OR to_offset < 0 THEN
         RAISE EXCEPTION 'to_offset must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF member.positions IS NULL THEN
-        PERFORM topics.poll(group_id, member_id, generation, 1, '0') LIMIT 0;
-        SELECT m.positions INTO member.positions FROM topics.group_member m
-        WHERE m.group_id = seek.group_id AND m.member_id = seek.member_id;
+    IF member.positions IS NULL OR cardinality(member.positions) <> cardinality(member.assignment) THEN
+        member.positions := topics.start_positions(group_id, member.assignment);
     END IF;
     member.positions[i] := to_offset;
     UPDATE topics.group_member m SET positions = member.positions

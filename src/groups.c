@@ -47,6 +47,7 @@
 
 #include "catalog.h"
 #include "fetch.h"
+#include "groups.h"
 #include "offsets.h"
 
 PG_FUNCTION_INFO_V1(topics_consume);
@@ -62,6 +63,13 @@ PG_FUNCTION_INFO_V1(topics_wait_for_records);
 #define Natts_group_offset 6
 
 #define GROUP_ID_MAX 255
+
+/*
+ * Topics this transaction consumed from.  When it ends, the partitions it
+ * held are free again, so sessions of the group waiting in topics.consume
+ * are woken to look at them.
+ */
+static List *consumed_topics = NIL;
 
 /* The offset store, opened for one consume call. */
 typedef struct OffsetStore
@@ -320,6 +328,13 @@ consume_pass(text *group_id, TopicInfo *topic, Datum topic_name,
 			lock = lock_offset_row(&store, group_id, topic->id, partition,
 								   stable, &committed);
 		}
+		if (lock == ROW_LOCKED && !list_member_int(consumed_topics, topic->id))
+		{
+			MemoryContext outer = MemoryContextSwitchTo(TopMemoryContext);
+
+			consumed_topics = lappend_int(consumed_topics, topic->id);
+			MemoryContextSwitchTo(outer);
+		}
 		if (lock == ROW_LOCKED && committed < stable)
 		{
 			got = fetch_read_records(&target, topic_name, committed, stable,
@@ -468,4 +483,26 @@ topics_wait_for_records(PG_FUNCTION_ARGS)
 	}
 	ConditionVariableCancelSleep();
 	PG_RETURN_BOOL(arrived);
+}
+
+static void
+wake_waiting_consumers(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (consumed_topics == NIL ||
+		(event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		 event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT &&
+		 event != XACT_EVENT_PREPARE))
+		return;
+	foreach(lc, consumed_topics)
+		ConditionVariableBroadcast(offsets_topic_arrivals(lfirst_int(lc)));
+	list_free(consumed_topics);
+	consumed_topics = NIL;
+}
+
+void
+groups_register_callbacks(void)
+{
+	RegisterXactCallback(wake_waiting_consumers, NULL);
 }

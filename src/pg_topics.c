@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "groups.h"
 #include "offsets.h"
 #include "pg_topics.h"
 #include "produce.h"
@@ -68,6 +69,7 @@ _PG_init(void)
 	{
 		offsets_install_hooks();
 		produce_register_callbacks();
+		groups_register_callbacks();
 		worker_install();
 	}
 	/* after every pg_topics.* setting is defined */

@@ -65,6 +65,7 @@ PG_FUNCTION_INFO_V1(topics_start_worker);
 #define MAX_WORKER_DATABASES 256
 #define LAUNCHER_NAPTIME_MS 5000
 #define WORKER_RECHECK_SECONDS 30
+#define WORKER_MIN_PAUSE_MS 100
 /* a new worker waits this long for a CREATE EXTENSION still committing */
 #define WORKER_GRACE_MS 10000
 
@@ -375,8 +376,13 @@ run_jobs(void)
 			elog(ERROR, "could not expire group members");
 		until_next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								   1, &isnull);
+		/*
+		 * Wake up just after the next member could expire; not sooner than
+		 * WORKER_MIN_PAUSE_MS, since an overdue member whose row a poll holds
+		 * is alive and stays overdue until the poll ends.
+		 */
 		if (!isnull)
-			pause = Min(pause, Max(DatumGetInt64(until_next) + 10, 10));
+			pause = Min(pause, Max(DatumGetInt64(until_next) + 10, WORKER_MIN_PAUSE_MS));
 		SPI_finish();
 	}
 	PopActiveSnapshot();
