@@ -366,15 +366,33 @@ offsets_pin(Oid relid, int32 topic_id, StoredBoundsFunction stored_bounds,
 	return state;
 }
 
-static XLogRecPtr
-latest_pending_commit(PartitionState *state)
+/*
+ * Makes room in a list full of commits awaiting a WAL flush (only they can
+ * fill it: each backend has one running transaction) by merging them into
+ * one entry that holds the lowest of their offsets until the latest of
+ * their commit records is flushed.  That holds the stable offset back no
+ * longer than the entries it replaces, and spares the producer a flush.
+ */
+static void
+merge_pending_commits(PartitionState *state)
 {
-	XLogRecPtr	latest = InvalidXLogRecPtr;
+	InFlight	merged = {PG_INT64_MAX, NO_OWNER, InvalidXLogRecPtr};
+	int			i = 0;
 
-	for (int i = 0; i < state->ninflight; i++)
-		if (state->inflight[i].owner == NO_OWNER)
-			latest = Max(latest, state->inflight[i].commit_lsn);
-	return latest;
+	while (i < state->ninflight)
+	{
+		InFlight   *entry = &state->inflight[i];
+
+		if (entry->owner == NO_OWNER)
+		{
+			merged.first_offset = Min(merged.first_offset, entry->first_offset);
+			merged.commit_lsn = Max(merged.commit_lsn, entry->commit_lsn);
+			state->inflight[i] = state->inflight[--state->ninflight];
+		}
+		else
+			i++;
+	}
+	state->inflight[state->ninflight++] = merged;
 }
 
 /*
@@ -392,15 +410,7 @@ offsets_register(PartitionState *state, int64 count)
 	{
 		forget_flushed_commits(state, compat_flushed_lsn());
 		if (state->ninflight == inflight_capacity())
-		{
-			/* only unflushed commits can fill the list: flush them */
-			XLogRecPtr	latest = latest_pending_commit(state);
-
-			LWLockRelease(&state->lock);
-			XLogFlush(latest);
-			LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-			forget_flushed_commits(state, compat_flushed_lsn());
-		}
+			merge_pending_commits(state);
 	}
 	Assert(state->ninflight < inflight_capacity());
 

@@ -603,8 +603,7 @@ produce_register_callbacks(void)
 /* Per-call-site state of the single-record produce functions. */
 typedef struct ProduceCallState
 {
-	TopicInfo  *topic;			/* the topic named last, and its name */
-	text	   *topic_name;
+	TopicInfo  *topic;			/* the topic named last */
 	bool		row_returned;	/* the next call ends the one-row set */
 	ExprContext *registered_in;
 } ProduceCallState;
@@ -730,6 +729,15 @@ topic_argument(FunctionCallInfo fcinfo)
 	return catalog_lookup_topic(PG_GETARG_TEXT_PP(0));
 }
 
+static bool
+topic_is_named(TopicInfo *topic, text *name)
+{
+	int			len = VARSIZE_ANY_EXHDR(name);
+
+	return len <= TOPIC_NAME_MAX && topic->name[len] == '\0' &&
+		memcmp(topic->name, VARDATA_ANY(name), len) == 0;
+}
+
 /*
  * The topic argument of a per-record call: a call site names the same topic
  * on every row, so remember it and skip the cache look-up while it is valid.
@@ -737,24 +745,9 @@ topic_argument(FunctionCallInfo fcinfo)
 static TopicInfo *
 cached_topic_argument(FunctionCallInfo fcinfo, ProduceCallState *cs)
 {
-	text	   *name;
-
-	if (cs->topic != NULL && cs->topic->valid && !PG_ARGISNULL(0) &&
-		!XactReadOnly)
-	{
-		name = PG_GETARG_TEXT_PP(0);
-		if (VARSIZE_ANY_EXHDR(name) == VARSIZE_ANY_EXHDR(cs->topic_name) &&
-			memcmp(VARDATA_ANY(name), VARDATA_ANY(cs->topic_name),
-				   VARSIZE_ANY_EXHDR(name)) == 0)
-			return cs->topic;
-	}
-
-	cs->topic = topic_argument(fcinfo);
-	if (cs->topic_name != NULL)
-		pfree(cs->topic_name);
-	cs->topic_name = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-										VARSIZE_ANY(PG_GETARG_TEXT_PP(0)));
-	memcpy(cs->topic_name, PG_GETARG_TEXT_PP(0), VARSIZE_ANY(PG_GETARG_TEXT_PP(0)));
+	if (cs->topic == NULL || !cs->topic->valid || PG_ARGISNULL(0) ||
+		XactReadOnly || !topic_is_named(cs->topic, PG_GETARG_TEXT_PP(0)))
+		cs->topic = topic_argument(fcinfo);
 	return cs->topic;
 }
 
@@ -939,7 +932,7 @@ topics_produce_all_step(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("topic name must not be null")));
 	if (topic == NULL || !topic->valid ||
-		strcmp(topic->name, text_to_cstring(PG_GETARG_TEXT_PP(1))) != 0)
+		!topic_is_named(topic, PG_GETARG_TEXT_PP(1)))
 	{
 		PreventCommandIfReadOnly("topics.produce_all()");
 		PreventCommandDuringRecovery("topics.produce_all()");
