@@ -117,6 +117,15 @@ get_varint(const char *buf, size_t end, size_t *pos, uint64 *out)
 	return false;
 }
 
+/* Whether the record's timestamp has a delta against first_ts in int64. */
+static bool
+ts_delta_fits(const BatchRecord *r, int64 first_ts)
+{
+	int64		delta;
+
+	return !pg_sub_s64_overflow(r->ts, first_ts, &delta);
+}
+
 static size_t
 body_size(const BatchRecord *r, int64 base_offset, int64 first_ts)
 {
@@ -137,7 +146,12 @@ body_size(const BatchRecord *r, int64 base_offset, int64 first_ts)
 size_t
 batch_encoded_size(const BatchRecord *record, int64 base_offset, int64 first_ts)
 {
-	size_t		body = body_size(record, base_offset, first_ts);
+	size_t		body;
+
+	/* a timestamp too far from the batch's first needs a batch of its own */
+	if (!ts_delta_fits(record, first_ts))
+		return SIZE_MAX / 2;
+	body = body_size(record, base_offset, first_ts);
 
 	return varint_size(body) + body;
 }
@@ -180,18 +194,23 @@ put_bytes(char *p, const char *data, int32 len)
 /*
  * Appends a record whose offset is above every offset already in the batch.
  * Returns false, leaving the batch as it was, when the record does not fit
- * (in bytes, or in the 32-bit offset delta of the header).
+ * (in bytes, in the 32-bit offset delta of the header, or in a 64-bit
+ * timestamp delta).
  */
 bool
 batch_writer_append(BatchWriter *writer, const BatchRecord *record)
 {
-	size_t		body = body_size(record, writer->base_offset, writer->first_ts);
-	size_t		total = varint_size(body) + body;
+	size_t		body;
+	size_t		total;
 	char	   *p;
 
 	Assert(record->offset > writer->last_offset);
-	if (writer->len + total > writer->capacity ||
+	if (!ts_delta_fits(record, writer->first_ts) ||
 		record->offset - writer->base_offset > PG_INT32_MAX)
+		return false;
+	body = body_size(record, writer->base_offset, writer->first_ts);
+	total = varint_size(body) + body;
+	if (writer->len + total > writer->capacity)
 		return false;
 
 	p = writer->buf + writer->len;

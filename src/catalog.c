@@ -51,7 +51,7 @@ invalidate_topics(Datum arg, Oid relid)
 		schema_oid = InvalidOid;
 }
 
-/* Role membership changed: forget every grant found. */
+/* A role or a role membership changed: forget every grant found. */
 static void
 forget_allowed_users(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -79,6 +79,7 @@ init_cache(void)
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(invalidate_topics, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_allowed_users, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, forget_allowed_users, (Datum) 0);
 }
 
 Oid
@@ -89,16 +90,17 @@ catalog_schema_oid(void)
 	return schema_oid;
 }
 
-static Oid
-table_oid(const char *name)
+/* A table or index of schema topics, which must exist. */
+Oid
+catalog_relid(const char *name)
 {
 	Oid			relid = get_relname_relid(name, catalog_schema_oid());
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("storage table \"topics.%s\" of a topic is missing", name),
-				 errhint("The topic's metadata and tables disagree; drop and recreate the topic.")));
+				 errmsg("relation \"topics.%s\" is missing", name),
+				 errhint("The extension's objects were changed by hand; a topic's tables can be recreated by dropping and creating the topic.")));
 	return relid;
 }
 
@@ -140,14 +142,14 @@ load_topic(TopicInfo *topic)
 									SPI_tuptable->tupdesc, 3, &isnull));
 	SPI_finish();
 
-	topic->relid = table_oid(psprintf("topic_%d", topic->id));
+	topic->relid = catalog_relid(psprintf("topic_%d", topic->id));
 	if (topic->partition_relids != NULL)
 		pfree(topic->partition_relids);
 	topic->partition_relids = MemoryContextAlloc(CacheMemoryContext,
 												 sizeof(Oid) * partitions);
 	topic->partitions = partitions;
 	for (int i = 0; i < partitions; i++)
-		topic->partition_relids[i] = table_oid(psprintf("topic_%d_p%d",
+		topic->partition_relids[i] = catalog_relid(psprintf("topic_%d_p%d",
 														topic->id, i));
 	topic->sticky_lxid = InvalidLocalTransactionId;
 	topic->insert_allowed_user = InvalidOid;
@@ -218,7 +220,7 @@ catalog_partition_relid(TopicInfo *topic, int32 partition)
  * GRANT and REVOKE on topics.topic_<id> govern who may do what.  A grant
  * found is remembered for the user until the topic's entry is reloaded,
  * which a GRANT or REVOKE on the table causes (it invalidates the table's
- * relcache entry) or a change of role membership.
+ * relcache entry), a change of role membership or of a role's attributes.
  */
 void
 catalog_check_access(TopicInfo *topic, AclMode mode)

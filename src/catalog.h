@@ -38,5 +38,6 @@ extern TopicInfo *catalog_lookup_topic(text *name);
 extern Oid	catalog_partition_relid(TopicInfo *topic, int32 partition);
 extern void catalog_check_access(TopicInfo *topic, AclMode mode);
 extern Oid	catalog_schema_oid(void);
+extern Oid	catalog_relid(const char *name);
 
 #endif							/* PG_TOPICS_CATALOG_H */

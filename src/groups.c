@@ -89,21 +89,11 @@ typedef enum RowLock
 	ROW_MISSING					/* the group has no offset here yet */
 } RowLock;
 
-static Oid
-extension_relid(const char *name)
-{
-	Oid			relid = get_relname_relid(name, catalog_schema_oid());
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "table topics.%s is missing", name);
-	return relid;
-}
-
 static void
 open_offset_store(OffsetStore *store)
 {
-	store->heap = table_open(extension_relid("group_offset"), RowExclusiveLock);
-	store->index = index_open(extension_relid("group_offset_pkey"),
+	store->heap = table_open(catalog_relid("group_offset"), RowExclusiveLock);
+	store->index = index_open(catalog_relid("group_offset_pkey"),
 							  RowExclusiveLock);
 	store->index_info = BuildIndexInfo(store->index);
 	store->slot = table_slot_create(store->heap, NULL);
@@ -244,8 +234,8 @@ create_offset_rows(text *group_id, TopicInfo *topic)
 static void
 check_group_has_no_members(text *group_id)
 {
-	Relation	heap = table_open(extension_relid("group_member"), AccessShareLock);
-	Relation	index = index_open(extension_relid("group_member_pkey"),
+	Relation	heap = table_open(catalog_relid("group_member"), AccessShareLock);
+	Relation	index = index_open(catalog_relid("group_member_pkey"),
 								   AccessShareLock);
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
@@ -337,14 +327,18 @@ consume_pass(text *group_id, TopicInfo *topic, Datum topic_name,
 		}
 		if (lock == ROW_LOCKED && committed < stable)
 		{
+			int32		wanted = max_records - returned;
+
 			got = fetch_read_records(&target, topic_name, committed, stable,
-									 max_records - returned, PG_INT64_MAX, rsi,
-									 &last_offset);
-			if (got > 0)
-			{
-				advance_offset_row(&store, last_offset + 1);
-				returned += got;
-			}
+									 wanted, PG_INT64_MAX, rsi, &last_offset);
+
+			/*
+			 * Short of what was wanted, the read reached the stable offset:
+			 * the offsets left below it belong to aborted transactions, so
+			 * move past them, or the group would never catch up.
+			 */
+			advance_offset_row(&store, got < wanted ? stable : last_offset + 1);
+			returned += got;
 		}
 		offsets_unpin(target.state);
 	}

@@ -106,8 +106,17 @@ static HTAB *partition_states = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* States this backend pinned in the current transaction. */
-static PartitionState **pinned = NULL;
+/*
+ * States this backend pinned: each holds one shared pin however often this
+ * backend pinned it; the count says how many of its uses still hold it.
+ */
+typedef struct LocalPin
+{
+	PartitionState *state;
+	int			uses;
+} LocalPin;
+
+static LocalPin *pinned = NULL;
 static int	npinned = 0;
 static int	pinned_capacity = 0;
 
@@ -240,34 +249,47 @@ evict_idle_state(void)
 	return false;
 }
 
-static bool
-pinned_by_me(PartitionState *state)
+static LocalPin *
+my_pin(PartitionState *state)
 {
 	for (int i = npinned - 1; i >= 0; i--)
-		if (pinned[i] == state)
-			return true;
-	return false;
+		if (pinned[i].state == state)
+			return &pinned[i];
+	return NULL;
 }
 
 /* Makes room to remember one more pin, before any lock is taken. */
 static void
 reserve_pin_slot(void)
 {
+	int			capacity;
+
 	if (npinned < pinned_capacity)
 		return;
-	pinned_capacity = Max(8, pinned_capacity * 2);
+	capacity = Max(8, pinned_capacity * 2);
 	if (pinned == NULL)
-		pinned = MemoryContextAlloc(TopMemoryContext,
-									pinned_capacity * sizeof(PartitionState *));
+		pinned = MemoryContextAlloc(TopMemoryContext, capacity * sizeof(LocalPin));
 	else
-		pinned = repalloc(pinned, pinned_capacity * sizeof(PartitionState *));
+		pinned = repalloc(pinned, capacity * sizeof(LocalPin));
+	pinned_capacity = capacity;
 }
 
+/* Counts a use of the state; the first one takes the shared pin. */
 static void
-remember_pin(PartitionState *state)
+use_pin(PartitionState *state)
 {
+	LocalPin   *pin = my_pin(state);
+
+	if (pin != NULL)
+	{
+		pin->uses++;
+		return;
+	}
 	Assert(npinned < pinned_capacity);
-	pinned[npinned++] = state;
+	pg_atomic_fetch_add_u32(&state->pins, 1);
+	pinned[npinned].state = state;
+	pinned[npinned].uses = 1;
+	npinned++;
 }
 
 static PartitionState *
@@ -281,11 +303,7 @@ find_or_create_state(const PartitionKey *key, int32 topic_id)
 	state = hash_search(partition_states, key, HASH_FIND, NULL);
 	if (state != NULL)
 	{
-		if (!pinned_by_me(state))
-		{
-			pg_atomic_fetch_add_u32(&state->pins, 1);
-			remember_pin(state);
-		}
+		use_pin(state);
 		LWLockRelease(shared->hash_lock);
 		return state;
 	}
@@ -317,8 +335,7 @@ find_or_create_state(const PartitionKey *key, int32 topic_id)
 		state->ninflight = 0;
 		ConditionVariableInit(&state->records_arrived);
 	}
-	pg_atomic_fetch_add_u32(&state->pins, 1);
-	remember_pin(state);
+	use_pin(state);
 	LWLockRelease(shared->hash_lock);
 	return state;
 }
@@ -336,6 +353,12 @@ offsets_pin(Oid relid, int32 topic_id, StoredBoundsFunction stored_bounds,
 	PartitionState *state;
 
 	offsets_check_loaded();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("pg_topics cannot read topics on a standby"),
+				 errdetail("A standby does not know which records its primary has made stable."),
+				 errhint("Read from the primary.")));
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
 	key.relid = relid;
@@ -344,21 +367,20 @@ offsets_pin(Oid relid, int32 topic_id, StoredBoundsFunction stored_bounds,
 
 	if (!state->initialized)
 	{
-		int64		next_offset;
-		int64		log_start_offset;
+		StoredBounds bounds;
 
 		/*
 		 * Read storage without holding the lock (it may run SQL).  Nobody
 		 * takes offsets from an uninitialised state, so whichever backend
 		 * stores its reading first stores a correct one.
 		 */
-		stored_bounds(arg, &next_offset, &log_start_offset);
+		stored_bounds(arg, &bounds);
 		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
 		if (!state->initialized)
 		{
-			pg_atomic_write_u64(&state->next_offset, next_offset);
-			state->committed_end = next_offset;
-			state->log_start_offset = log_start_offset;
+			pg_atomic_write_u64(&state->next_offset, bounds.next_offset);
+			state->committed_end = bounds.committed_end;
+			state->log_start_offset = bounds.log_start_offset;
 			state->initialized = true;
 		}
 		LWLockRelease(&state->lock);
@@ -411,8 +433,9 @@ offsets_register(PartitionState *state, int64 count)
 		forget_flushed_commits(state, compat_flushed_lsn());
 		if (state->ninflight == inflight_capacity())
 			merge_pending_commits(state);
+		if (state->ninflight == inflight_capacity())
+			elog(ERROR, "in-flight list of a partition is full of running transactions");
 	}
-	Assert(state->ninflight < inflight_capacity());
 
 	first = pg_atomic_fetch_add_u64(&state->next_offset, count);
 	state->inflight[state->ninflight].first_offset = first;
@@ -477,26 +500,27 @@ offsets_topic_arrivals(int32 topic_id)
 	return &shared->topic_arrivals[(uint32) topic_id % TOPIC_WAKEUPS];
 }
 
-/* Releases a pin before the end of the transaction (readers do). */
+/*
+ * Ends one use of a pinned state before the end of the transaction
+ * (readers do); the shared pin goes with the last use, so a reader cannot
+ * take away the pin of this transaction's producer.
+ */
 void
 offsets_unpin(PartitionState *state)
 {
-	for (int i = npinned - 1; i >= 0; i--)
-	{
-		if (pinned[i] == state)
-		{
-			pinned[i] = pinned[--npinned];
-			pg_atomic_fetch_sub_u32(&state->pins, 1);
-			return;
-		}
-	}
+	LocalPin   *pin = my_pin(state);
+
+	if (pin == NULL || --pin->uses > 0)
+		return;
+	pg_atomic_fetch_sub_u32(&state->pins, 1);
+	*pin = pinned[--npinned];
 }
 
 void
 offsets_release_pins(void)
 {
 	for (int i = 0; i < npinned; i++)
-		pg_atomic_fetch_sub_u32(&pinned[i]->pins, 1);
+		pg_atomic_fetch_sub_u32(&pinned[i].state->pins, 1);
 	npinned = 0;
 }
 

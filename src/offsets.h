@@ -16,12 +16,15 @@
 
 typedef struct PartitionState PartitionState;
 
-/*
- * Reads a partition's bounds from storage for a cold state: the offset
- * after the highest one stored and the log start offset.
- */
-typedef void (*StoredBoundsFunction) (void *arg, int64 *next_offset,
-									  int64 *log_start_offset);
+/* A partition's bounds as storage tells them, for a cold state. */
+typedef struct StoredBounds
+{
+	int64		next_offset;	/* after the highest offset any row took */
+	int64		committed_end;	/* after the highest offset a committed row took */
+	int64		log_start_offset;
+} StoredBounds;
+
+typedef void (*StoredBoundsFunction) (void *arg, StoredBounds *bounds);
 
 extern void offsets_install_hooks(void);
 extern void offsets_check_loaded(void);

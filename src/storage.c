@@ -284,33 +284,47 @@ read_log_start(const PartitionRef *ref)
 	return log_start;
 }
 
-/*
- * The bounds of a partition whose counter is cold (StoredBoundsFunction):
- * the offset after the highest batch ever stored, committed or not, and
- * the log start offset.  Reading every row version (SnapshotAny) keeps a
- * recently deleted or still running batch from having its offsets reused.
- */
-void
-storage_read_bounds(void *partition_ref, int64 *next_offset,
-					int64 *log_start_offset)
+/* One past the highest last_offset among the rows the snapshot sees. */
+static int64
+stored_end(const PartitionRef *ref, Snapshot snapshot, int64 floor)
 {
-	const PartitionRef *ref = partition_ref;
 	BatchScan	scan;
 	ScanKeyData key;
-
-	*log_start_offset = read_log_start(ref);
-	*next_offset = *log_start_offset;
+	int64		end = floor;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ,
 				Int32GetDatum(ref->partition));
-	init_scan(&scan, ref->relid, SnapshotAny, &key, 1);
+	init_scan(&scan, ref->relid, snapshot, &key, 1);
 	if (index_getnext_slot(scan.scan, BackwardScanDirection, scan.slot))
 	{
 		bool		isnull;
 		Datum		last = slot_getattr(scan.slot, Anum_batch_last_offset, &isnull);
 
 		if (!isnull)
-			*next_offset = Max(*next_offset, DatumGetInt64(last) + 1);
+			end = Max(end, DatumGetInt64(last) + 1);
 	}
 	storage_scan_end(&scan);
+	return end;
+}
+
+/*
+ * The bounds of a partition whose counter is cold (StoredBoundsFunction).
+ * The next offset comes from every row version (SnapshotAny), so that no
+ * offset of a row still stored, even an aborted or deleted one, is taken
+ * again.  The committed end comes from the committed rows only (nothing is
+ * in flight in a cold partition, so a fresh snapshot sees them all): the
+ * stable offset must not count offsets of aborted rows, which vacuum may
+ * remove and a later restart hand out again.
+ */
+void
+storage_read_bounds(void *partition_ref, StoredBounds *bounds)
+{
+	const PartitionRef *ref = partition_ref;
+	Snapshot	snapshot;
+
+	bounds->log_start_offset = read_log_start(ref);
+	bounds->next_offset = stored_end(ref, SnapshotAny, bounds->log_start_offset);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	bounds->committed_end = stored_end(ref, snapshot, bounds->log_start_offset);
+	UnregisterSnapshot(snapshot);
 }

@@ -18,6 +18,7 @@
 #include "utils/timestamp.h"
 
 #include "batch.h"
+#include "offsets.h"
 
 /*
  * Largest batch that keeps its row within one heap page, so that appends
@@ -90,7 +91,6 @@ extern void storage_scan_end(BatchScan *scan);
 
 extern void storage_decode_next(const PartitionRef *ref, StoredBatch *batch,
 								BatchRecord *record, bool *done);
-extern void storage_read_bounds(void *partition_ref, int64 *next_offset,
-								int64 *log_start_offset);
+extern void storage_read_bounds(void *partition_ref, StoredBounds *bounds);
 
 #endif							/* PG_TOPICS_STORAGE_H */
