@@ -616,7 +616,7 @@ BEGIN
     PERFORM topics.check_group_id(group_id);
     INSERT INTO topics.consumer_group AS g (group_id) VALUES (reset_offsets_to.group_id)
         ON CONFLICT DO NOTHING;
-    PERFORM FROM topics.consumer_group g WHERE g.group_id = reset_offsets_to.group_id FOR UPDATE;
+    PERFORM FROM topics.consumer_group g WHERE g.group_id = reset_offsets_to.group_id FOR NO KEY UPDATE;
     PERFORM topics.check_no_members(group_id, 'reset offsets of');
     FOR p IN SELECT generate_series(0, t.partitions - 1) FROM topics.topic_meta t WHERE t.id = tid LOOP
         bounds := topics.partition_offsets(topic, p);
@@ -937,7 +937,7 @@ BEGIN
         SELECT DISTINCT m.group_id FROM topics.group_member m
         WHERE topic = ANY (m.topics) ORDER BY 1
     LOOP
-        PERFORM FROM topics.consumer_group g WHERE g.group_id = subscribed_group FOR UPDATE;
+        PERFORM FROM topics.consumer_group g WHERE g.group_id = subscribed_group FOR NO KEY UPDATE;
         PERFORM topics.rebalance(subscribed_group);
     END LOOP;
 END
@@ -974,7 +974,9 @@ BEGIN
 
     INSERT INTO topics.consumer_group AS g (group_id, assignor) VALUES (p_group_id, p_assignor)
         ON CONFLICT DO NOTHING;
-    SELECT * INTO grp FROM topics.consumer_group g WHERE g.group_id = p_group_id FOR UPDATE;
+    -- Membership changes of a group take turns on its row; NO KEY UPDATE
+    -- leaves alone the key-share locks its offset rows' foreign keys take.
+    SELECT * INTO grp FROM topics.consumer_group g WHERE g.group_id = p_group_id FOR NO KEY UPDATE;
     has_members := EXISTS (SELECT FROM topics.group_member m WHERE m.group_id = p_group_id);
     IF NOT has_members AND grp.assignor <> p_assignor THEN
         UPDATE topics.consumer_group g SET assignor = p_assignor WHERE g.group_id = p_group_id;
@@ -1080,7 +1082,7 @@ COMMENT ON FUNCTION topics.heartbeat(text, text, integer) IS
 CREATE FUNCTION topics.leave_group(group_id text, member_id text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM FROM topics.consumer_group g WHERE g.group_id = leave_group.group_id FOR UPDATE;
+    PERFORM FROM topics.consumer_group g WHERE g.group_id = leave_group.group_id FOR NO KEY UPDATE;
     DELETE FROM topics.group_member m
     WHERE m.group_id = leave_group.group_id AND m.member_id = leave_group.member_id;
     IF NOT FOUND THEN
@@ -1103,7 +1105,7 @@ BEGIN
         WHERE m.last_heartbeat + m.session_timeout < clock_timestamp()
         ORDER BY 1
     LOOP
-        PERFORM FROM topics.consumer_group g WHERE g.group_id = expired_group FOR UPDATE;
+        PERFORM FROM topics.consumer_group g WHERE g.group_id = expired_group FOR NO KEY UPDATE;
         -- A member whose row is locked is in a poll or a heartbeat: alive.
         DELETE FROM topics.group_member m
         WHERE m.ctid IN (SELECT x.ctid FROM topics.group_member x
