@@ -17,6 +17,7 @@ OBJS = \
 	src/offsets.o \
 	src/storage.o \
 	src/produce.o \
+	src/buffer.o \
 	src/fetch.o \
 	src/catalog.o \
 	src/groups.o \

@@ -17,10 +17,10 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "buffer.h"
 #include "groups.h"
 #include "offsets.h"
 #include "pg_topics.h"
-#include "produce.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -68,7 +68,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		offsets_install_hooks();
-		produce_register_callbacks();
+		buffer_register_callbacks();
 		groups_register_callbacks();
 		worker_install();
 	}
