@@ -7,7 +7,8 @@
  * table.  It owns the partition's next offset and the list of transactions
  * that took offsets in it and have not ended yet ("in flight").  The last
  * stable offset (LSO) is the smallest first offset of those transactions, or
- * the next offset when there are none.  Readers serve only records below
+ * the committed end (one past the highest offset a committed transaction
+ * wrote) when there are none.  Readers serve only records below
  * the LSO and read them with a snapshot taken after computing it, which is
  * what makes invariant I1 (no skip) hold:
  *
@@ -24,15 +25,19 @@
  * served only once their commit is durable, and a crash can never take back
  * a record a consumer has seen (I2, I4).
  *
- * After a restart the counters are gone; a state is initialised from the
- * highest offset stored (I2).  Offsets only aborted transactions held may
- * be taken again: the stable offset and the high watermark never pass them
- * (they stop at the committed end), so no reader ever saw past them.
+ * After a restart the counters are gone; a state is initialised from
+ * storage: the next offset from the highest offset any stored row holds,
+ * the committed end from the highest a committed row holds (I2).  Offsets
+ * only aborted transactions held may be taken again once their rows are
+ * gone: the stable offset and the high watermark never pass them, so no
+ * reader ever saw past them.  When the list fills with commits awaiting a
+ * flush, they are merged into one entry rather than flushed by a producer.
  *
  * Pins keep a state from being evicted while a backend uses it: a producer
- * holds its pin until its transaction ends, a reader until its call ends.  An idle state (no pins, nothing
- * in flight) may be evicted to make room and is re-initialised from storage
- * on next use.
+ * holds its pin until its transaction ends, a reader until its call ends.
+ * An idle state (no pins, nothing in flight) may be evicted to make room
+ * and is re-initialised from storage on next use.  States are not used on
+ * a standby, which could not keep them current.
  *
  *-------------------------------------------------------------------------
  */
