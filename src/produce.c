@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "fetch.h"
 #include "partitioner.h"
 #include "buffer.h"
 
@@ -250,18 +251,6 @@ read_partition(FunctionCallInfo fcinfo, int argno)
 	return partition;
 }
 
-static TopicInfo *
-topic_argument(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
-	PreventCommandIfReadOnly("topics.produce()");
-	PreventCommandDuringRecovery("topics.produce()");
-	return catalog_lookup_topic(PG_GETARG_TEXT_PP(0));
-}
-
 static bool
 topic_is_named(TopicInfo *topic, text *name)
 {
@@ -272,16 +261,32 @@ topic_is_named(TopicInfo *topic, text *name)
 }
 
 /*
- * The topic argument of a per-record call: a call site names the same topic
- * on every row, so remember it and skip the cache look-up while it is valid.
+ * The topic named by argument argno, checked for a transaction that may
+ * write.  A call site names the same topic on every row, so *cached keeps
+ * the last one and the cache look-up is skipped while it is valid.
  */
 static TopicInfo *
-cached_topic_argument(FunctionCallInfo fcinfo, ProduceCallState *cs)
+topic_argument(FunctionCallInfo fcinfo, int argno, const char *function,
+			   TopicInfo **cached)
 {
-	if (cs->topic == NULL || !cs->topic->valid || PG_ARGISNULL(0) ||
-		XactReadOnly || !topic_is_named(cs->topic, PG_GETARG_TEXT_PP(0)))
-		cs->topic = topic_argument(fcinfo);
-	return cs->topic;
+	fetch_require_argument(fcinfo, argno, "topic name");
+	if (*cached == NULL || !(*cached)->valid || XactReadOnly ||
+		!topic_is_named(*cached, PG_GETARG_TEXT_PP(argno)))
+	{
+		PreventCommandIfReadOnly(function);
+		PreventCommandDuringRecovery(function);
+		*cached = catalog_lookup_topic(PG_GETARG_TEXT_PP(argno));
+	}
+	return *cached;
+}
+
+/* A record with no key, value or headers yet. */
+static void
+init_input(RecordInput *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->partition = -1;
+	in->key_len = in->value_len = in->headers_len = -1;
 }
 
 /*
@@ -307,9 +312,8 @@ produce_common(FunctionCallInfo fcinfo, Datum value, bool value_null,
 		PG_RETURN_NULL();
 	}
 
-	topic = cached_topic_argument(fcinfo, cs);
-	memset(&in, 0, sizeof(in));
-	in.value_len = in.key_len = in.headers_len = -1;
+	topic = topic_argument(fcinfo, 0, "topics.produce()", &cs->topic);
+	init_input(&in);
 	if (!value_null)
 		read_bytes(value, &in.value, &in.value_len);
 	if (!key_null)
@@ -398,7 +402,7 @@ Datum
 topics_produce_batch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
-	TopicInfo  *topic = topic_argument(fcinfo);
+	TopicInfo  *topic = NULL;
 	Datum	   *values;
 	Datum	   *keys;
 	Datum	   *headers;
@@ -410,12 +414,13 @@ topics_produce_batch(PG_FUNCTION_ARGS)
 	int			nheaders;
 	RecordInput in;
 
+	topic_argument(fcinfo, 0, "topics.produce()", &topic);
 	InitMaterializedSRF(fcinfo, 0);
 	values = array_elements(fcinfo, 1, BYTEAOID, -1, &value_nulls, &count);
 	keys = array_elements(fcinfo, 2, BYTEAOID, count, &key_nulls, &nkeys);
 	headers = array_elements(fcinfo, 3, JSONBOID, count, &header_nulls, &nheaders);
 
-	memset(&in, 0, sizeof(in));
+	init_input(&in);
 	in.partition = read_partition(fcinfo, 4);
 	in.ts = read_timestamp(fcinfo, 5);
 	for (int i = 0; i < count; i++)
@@ -451,7 +456,7 @@ Datum
 topics_produce_all_step(PG_FUNCTION_ARGS)
 {
 	int64		count = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
-	TopicInfo  *topic = fcinfo->flinfo->fn_extra;
+	TopicInfo  *topic;
 	RecordInput in;
 	int64		offset;
 	int			nargs = PG_NARGS();
@@ -460,22 +465,9 @@ topics_produce_all_step(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("topics.produce_all_step can only be called by the aggregate topics.produce_all")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
-	if (topic == NULL || !topic->valid ||
-		!topic_is_named(topic, PG_GETARG_TEXT_PP(1)))
-	{
-		PreventCommandIfReadOnly("topics.produce_all()");
-		PreventCommandDuringRecovery("topics.produce_all()");
-		topic = catalog_lookup_topic(PG_GETARG_TEXT_PP(1));
-		fcinfo->flinfo->fn_extra = topic;
-	}
-
-	memset(&in, 0, sizeof(in));
-	in.partition = -1;
-	in.value_len = in.key_len = in.headers_len = -1;
+	topic = topic_argument(fcinfo, 1, "topics.produce_all()",
+						   (TopicInfo **) &fcinfo->flinfo->fn_extra);
+	init_input(&in);
 	in.ts = GetCurrentTransactionStartTimestamp();
 	if (!PG_ARGISNULL(2))
 		read_bytes(PG_GETARG_DATUM(2), &in.value, &in.value_len);
