@@ -388,19 +388,10 @@ topics_consume(PG_FUNCTION_ARGS)
 	arrivals = offsets_topic_arrivals(topic->id);
 	if (wait_ms > 0)
 		ConditionVariablePrepareToSleep(arrivals);
-	for (;;)
-	{
-		long		remaining;
-
-		if (consume_pass(group_id, topic, PG_GETARG_DATUM(1), max_records,
-						 rsi, &next_partition) > 0 || wait_ms <= 0)
-			break;
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-													deadline);
-		if (remaining <= 0)
-			break;
-		ConditionVariableTimedSleep(arrivals, remaining, PG_WAIT_EXTENSION);
-	}
+	while (consume_pass(group_id, topic, PG_GETARG_DATUM(1), max_records,
+						rsi, &next_partition) == 0 && wait_ms > 0 &&
+		   offsets_sleep_until(arrivals, deadline, wait_ms))
+		;
 	if (wait_ms > 0)
 		ConditionVariableCancelSleep();
 	return (Datum) 0;
@@ -456,10 +447,8 @@ topics_wait_for_records(PG_FUNCTION_ARGS)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	arrivals = offsets_topic_arrivals(topics[0]->id);
 	ConditionVariablePrepareToSleep(arrivals);
-	for (;;)
+	do
 	{
-		long		remaining;
-
 		for (int i = 0; i < count && !arrived; i++)
 		{
 			ReadTarget	target;
@@ -468,13 +457,8 @@ topics_wait_for_records(PG_FUNCTION_ARGS)
 			arrived = offsets_stable(target.state, NULL) > DatumGetInt64(positions[i]);
 			offsets_unpin(target.state);
 		}
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (arrived || remaining <= 0)
-			break;
-		ConditionVariableTimedSleep(arrivals,
-									several_topics ? Min(remaining, 100) : remaining,
-									PG_WAIT_EXTENSION);
-	}
+	} while (!arrived &&
+			 offsets_sleep_until(arrivals, deadline, several_topics ? 100 : wait_ms));
 	ConditionVariableCancelSleep();
 	PG_RETURN_BOOL(arrived);
 }

@@ -578,6 +578,24 @@ offsets_stable(PartitionState *state, int64 *high_watermark)
 }
 
 /*
+ * Sleeps on a condition variable the caller prepared to sleep on, at most
+ * max_ms at a time and never past the deadline; false once the deadline
+ * has passed, without sleeping.
+ */
+bool
+offsets_sleep_until(ConditionVariable *cv, TimestampTz deadline, long max_ms)
+{
+	long		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															deadline);
+
+	if (remaining <= 0)
+		return false;
+	ConditionVariableTimedSleep(cv, Min(remaining, max_ms), PG_WAIT_EXTENSION);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/*
  * Waits until the last stable offset passes from_offset or timeout_ms
  * elapses, and returns the last stable offset.  Woken by the commits and
  * aborts of producing transactions, not by polling.
@@ -587,27 +605,13 @@ offsets_wait_beyond(PartitionState *state, int64 from_offset, long timeout_ms)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms);
-	int64		stable = offsets_stable(state, NULL);
-
-	if (stable > from_offset || timeout_ms <= 0)
-		return stable;
+	int64		stable;
 
 	ConditionVariablePrepareToSleep(&state->records_arrived);
-	for (;;)
-	{
-		long		remaining;
-
+	do
 		stable = offsets_stable(state, NULL);
-		if (stable > from_offset)
-			break;
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-													deadline);
-		if (remaining <= 0)
-			break;
-		ConditionVariableTimedSleep(&state->records_arrived, remaining,
-									PG_WAIT_EXTENSION);
-		CHECK_FOR_INTERRUPTS();
-	}
+	while (stable <= from_offset &&
+		   offsets_sleep_until(&state->records_arrived, deadline, timeout_ms));
 	ConditionVariableCancelSleep();
 	return stable;
 }

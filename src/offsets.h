@@ -13,6 +13,7 @@
 
 #include "access/xlogdefs.h"
 #include "storage/condition_variable.h"
+#include "utils/timestamp.h"
 
 typedef struct PartitionState PartitionState;
 
@@ -41,6 +42,8 @@ extern void offsets_release_pins(void);
 extern int64 offsets_stable(PartitionState *state, int64 *high_watermark);
 extern int64 offsets_log_start(PartitionState *state);
 extern ConditionVariable *offsets_topic_arrivals(int32 topic_id);
+extern bool offsets_sleep_until(ConditionVariable *cv, TimestampTz deadline,
+								long max_ms);
 extern int64 offsets_wait_beyond(PartitionState *state, int64 from_offset,
 								 long timeout_ms);
 
