@@ -19,6 +19,7 @@ OBJS = \
 	src/produce.o \
 	src/buffer.o \
 	src/fetch.o \
+	src/fetch_scan.o \
 	src/catalog.o \
 	src/groups.o \
 	src/worker.o

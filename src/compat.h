@@ -13,7 +13,14 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/pg_proc.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
+
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#endif
 
 #if PG_VERSION_NUM < 150000
 #error "pg_topics requires PostgreSQL 15 or later"
@@ -32,5 +39,16 @@ compat_flushed_lsn(void)
 #else
 #define COMPAT_MY_PROC_NUMBER (MyProc->pgprocno)
 #endif
+
+/* Whether the role has the privilege on the function. */
+static inline AclResult
+compat_function_aclcheck(Oid funcid, Oid roleid, AclMode mode)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(ProcedureRelationId, funcid, roleid, mode);
+#else
+	return pg_proc_aclcheck(funcid, roleid, mode);
+#endif
+}
 
 #endif							/* PG_TOPICS_COMPAT_H */

@@ -42,26 +42,19 @@ PG_FUNCTION_INFO_V1(topics_partition_offsets);
 
 #define FETCH_MAX_WAIT_MS (24L * 60 * 60 * 1000)
 
-/* Columns of topics.record. */
-enum
+static void
+require_not_null(bool isnull, const char *name)
 {
-	RECORD_TOPIC,
-	RECORD_PARTITION,
-	RECORD_OFFSET,
-	RECORD_TS,
-	RECORD_KEY,
-	RECORD_VALUE,
-	RECORD_HEADERS,
-	RECORD_NATTS
-};
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
 
 void
 fetch_require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
+	require_not_null(PG_ARGISNULL(argno), name);
 }
 
 /*
@@ -172,91 +165,171 @@ headers_datum(const BatchRecord *record)
 }
 
 /*
- * Appends the records in [from_offset, stable) to the result, within
- * max_records and max_bytes (at least one record, as Kafka does).  Returns
- * how many it appended and sets *last_offset to the offset of the last.
+ * Starts reading the records in [from_offset, stable) of a target the
+ * caller opened, within max_records and max_bytes (at least one record, as
+ * Kafka does).
  */
-int32
-fetch_read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
-				   int64 stable, int32 max_records, int64 max_bytes,
-				   ReturnSetInfo *rsi, int64 *last_offset)
+void
+fetch_cursor_start(FetchCursor *cursor, const ReadTarget *target,
+				   Datum topic_name, int64 from_offset, int64 stable,
+				   int32 max_records, int64 max_bytes, int columns)
 {
-	MemoryContext per_batch = AllocSetContextCreate(CurrentMemoryContext,
-													"pg_topics fetch batch",
-													ALLOCSET_DEFAULT_SIZES);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	BatchScan	scan;
-	StoredBatch batch;
-	int32		returned = 0;
-	int64		bytes = 0;
-	bool		full = false;
-
-	storage_scan_begin(&scan, target->ref.relid, target->ref.partition,
-					   from_offset, snapshot);
-	while (!full && storage_scan_next(&scan, &target->ref, &batch))
-	{
-		MemoryContext outer = MemoryContextSwitchTo(per_batch);
-		BatchRecord record;
-		bool		done;
-
-		CHECK_FOR_INTERRUPTS();
-		if (batch.base_offset >= stable)
-			full = true;
-		else
-			storage_open_batch(&scan, &target->ref, &batch);
-		while (!full)
-		{
-			Datum		values[RECORD_NATTS];
-			bool		nulls[RECORD_NATTS] = {false};
-
-			storage_decode_next(&target->ref, &batch, &record, &done);
-			if (done)
-				break;
-			if (record.offset < from_offset)
-				continue;
-			if (record.offset >= stable)
-			{
-				full = true;
-				break;
-			}
-			values[RECORD_TOPIC] = topic_name;
-			values[RECORD_PARTITION] = Int32GetDatum(target->ref.partition);
-			values[RECORD_OFFSET] = Int64GetDatum(record.offset);
-			values[RECORD_TS] = TimestampTzGetDatum(record.ts);
-			nulls[RECORD_KEY] = record.key_len < 0;
-			if (record.key_len >= 0)
-				values[RECORD_KEY] = PointerGetDatum(copy_bytes(record.key, record.key_len));
-			nulls[RECORD_VALUE] = record.value_len < 0;
-			if (record.value_len >= 0)
-				values[RECORD_VALUE] = PointerGetDatum(copy_bytes(record.value, record.value_len));
-			nulls[RECORD_HEADERS] = record.headers_len < 0;
-			if (record.headers_len >= 0)
-				values[RECORD_HEADERS] = headers_datum(&record);
-			tuplestore_putvalues(rsi->setResult, rsi->setDesc, values, nulls);
-
-			*last_offset = record.offset;
-			returned++;
-			bytes += Max(record.key_len, 0) + Max(record.value_len, 0);
-			full = returned >= max_records || bytes >= max_bytes;
-		}
-		MemoryContextSwitchTo(outer);
-		MemoryContextReset(per_batch);
-	}
-	storage_scan_end(&scan);
-	UnregisterSnapshot(snapshot);
-	MemoryContextDelete(per_batch);
-	return returned;
+	memset(cursor, 0, sizeof(FetchCursor));
+	cursor->target = *target;
+	cursor->topic_name = topic_name;
+	cursor->from_offset = from_offset;
+	cursor->stable = stable;
+	cursor->max_records = max_records;
+	cursor->max_bytes = max_bytes;
+	cursor->columns = columns;
+	cursor->last_offset = -1;
+	cursor->finished = stable <= from_offset;
+	if (cursor->finished)
+		return;
+	cursor->scan_context = CurrentMemoryContext;
+	cursor->per_batch = AllocSetContextCreate(CurrentMemoryContext,
+											  "pg_topics fetch batch",
+											  ALLOCSET_DEFAULT_SIZES);
+	cursor->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	storage_scan_begin(&cursor->scan, target->ref.relid, target->ref.partition,
+					   from_offset, cursor->snapshot);
+	cursor->scanning = true;
 }
 
 /*
- * topics.fetch(topic, partition, from_offset, max_records, max_bytes, wait)
- * returns the committed records from from_offset on.  With a wait, it
- * blocks until there is at least one or the time is up.
+ * Moves to the next batch that can hold records below the stable offset
+ * and opens it in per_batch, the current memory context.
  */
-Datum
-topics_fetch(PG_FUNCTION_ARGS)
+static bool
+next_batch(FetchCursor *cursor)
 {
-	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		found;
+
+	CHECK_FOR_INTERRUPTS();
+	MemoryContextReset(cursor->per_batch);
+	MemoryContextSwitchTo(cursor->scan_context);
+	found = storage_scan_next(&cursor->scan, &cursor->target.ref, &cursor->batch);
+	MemoryContextSwitchTo(cursor->per_batch);
+	if (!found || cursor->batch.base_offset >= cursor->stable)
+		return false;
+	storage_open_batch(&cursor->scan, &cursor->target.ref, &cursor->batch);
+	return true;
+}
+
+static void
+fill_record(FetchCursor *cursor, const BatchRecord *record, Datum *values,
+			bool *nulls)
+{
+	int			columns = cursor->columns;
+
+	values[RECORD_TOPIC] = cursor->topic_name;
+	values[RECORD_PARTITION] = Int32GetDatum(cursor->target.ref.partition);
+	values[RECORD_OFFSET] = Int64GetDatum(record->offset);
+	values[RECORD_TS] = TimestampTzGetDatum(record->ts);
+	nulls[RECORD_TOPIC] = nulls[RECORD_PARTITION] = false;
+	nulls[RECORD_OFFSET] = nulls[RECORD_TS] = false;
+
+	nulls[RECORD_KEY] = record->key_len < 0 || !(columns & (1 << RECORD_KEY));
+	if (!nulls[RECORD_KEY])
+		values[RECORD_KEY] = PointerGetDatum(copy_bytes(record->key, record->key_len));
+	nulls[RECORD_VALUE] = record->value_len < 0 || !(columns & (1 << RECORD_VALUE));
+	if (!nulls[RECORD_VALUE])
+		values[RECORD_VALUE] = PointerGetDatum(copy_bytes(record->value, record->value_len));
+	nulls[RECORD_HEADERS] = record->headers_len < 0 || !(columns & (1 << RECORD_HEADERS));
+	if (!nulls[RECORD_HEADERS])
+		values[RECORD_HEADERS] = headers_datum(record);
+}
+
+/*
+ * Hands out the next record: its columns go to values and nulls (those the
+ * cursor was not asked for are null).  False when the read is complete.
+ */
+bool
+fetch_cursor_next(FetchCursor *cursor, Datum *values, bool *nulls)
+{
+	MemoryContext outer;
+	BatchRecord record;
+	bool		done;
+
+	if (cursor->finished)
+		return false;
+	outer = MemoryContextSwitchTo(cursor->per_batch);
+	for (;;)
+	{
+		if (!cursor->in_batch && !(cursor->in_batch = next_batch(cursor)))
+			break;
+		storage_decode_next(&cursor->target.ref, &cursor->batch, &record, &done);
+		if (done)
+		{
+			cursor->in_batch = false;
+			continue;
+		}
+		if (record.offset < cursor->from_offset)
+			continue;
+		if (record.offset >= cursor->stable)
+			break;
+
+		fill_record(cursor, &record, values, nulls);
+		cursor->last_offset = record.offset;
+		cursor->returned++;
+		cursor->bytes += Max(record.key_len, 0) + Max(record.value_len, 0);
+		cursor->finished = cursor->returned >= cursor->max_records ||
+			cursor->bytes >= cursor->max_bytes;
+		MemoryContextSwitchTo(outer);
+		return true;
+	}
+	cursor->finished = true;
+	MemoryContextSwitchTo(outer);
+	return false;
+}
+
+/*
+ * Starts the read over with the same snapshot and stable offset, so that
+ * it returns the same records again.
+ */
+void
+fetch_cursor_rewind(FetchCursor *cursor)
+{
+	cursor->returned = 0;
+	cursor->bytes = 0;
+	cursor->last_offset = -1;
+	cursor->in_batch = false;
+	cursor->finished = !cursor->scanning;
+	if (cursor->scanning)
+	{
+		MemoryContext outer = MemoryContextSwitchTo(cursor->scan_context);
+
+		MemoryContextReset(cursor->per_batch);
+		storage_scan_end(&cursor->scan);
+		storage_scan_begin(&cursor->scan, cursor->target.ref.relid,
+						   cursor->target.ref.partition, cursor->from_offset,
+						   cursor->snapshot);
+		MemoryContextSwitchTo(outer);
+	}
+}
+
+/* Ends the read; the target stays open. */
+void
+fetch_cursor_stop(FetchCursor *cursor)
+{
+	if (!cursor->scanning)
+		return;
+	storage_scan_end(&cursor->scan);
+	UnregisterSnapshot(cursor->snapshot);
+	MemoryContextDelete(cursor->per_batch);
+	cursor->scanning = false;
+	cursor->finished = true;
+}
+
+/*
+ * Does what topics.fetch does before its first record, given its arguments:
+ * checks them, opens the partition, computes the stable offset, waits for
+ * records when asked to, and starts reading.  fetch_finish ends the read.
+ */
+void
+fetch_begin(FetchCursor *cursor, const Datum *args, const bool *argnulls,
+			int columns)
+{
 	ReadTarget	target;
 	int64		from_offset;
 	int32		max_records;
@@ -264,16 +337,15 @@ topics_fetch(PG_FUNCTION_ARGS)
 	long		wait_ms;
 	int64		high_watermark;
 	int64		stable;
-	int64		last_offset;
 
-	fetch_require_argument(fcinfo, 2, "from_offset");
-	fetch_require_argument(fcinfo, 3, "max_records");
-	fetch_require_argument(fcinfo, 4, "max_bytes");
-	fetch_require_argument(fcinfo, 5, "wait");
-	from_offset = PG_GETARG_INT64(2);
-	max_records = PG_GETARG_INT32(3);
-	max_bytes = PG_GETARG_INT32(4);
-	wait_ms = fetch_wait_milliseconds(PG_GETARG_INTERVAL_P(5));
+	require_not_null(argnulls[2], "from_offset");
+	require_not_null(argnulls[3], "max_records");
+	require_not_null(argnulls[4], "max_bytes");
+	require_not_null(argnulls[5], "wait");
+	from_offset = DatumGetInt64(args[2]);
+	max_records = DatumGetInt32(args[3]);
+	max_bytes = DatumGetInt32(args[4]);
+	wait_ms = fetch_wait_milliseconds(DatumGetIntervalP(args[5]));
 	if (max_records < 1 || max_records > FETCH_MAX_RECORDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -283,18 +355,81 @@ topics_fetch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_bytes must be positive")));
 
-	open_target(fcinfo, &target);
-	InitMaterializedSRF(fcinfo, 0);
+	require_not_null(argnulls[0], "topic name");
+	require_not_null(argnulls[1], "partition");
+	fetch_open_target(catalog_lookup_topic(DatumGetTextPP(args[0])),
+					  DatumGetInt32(args[1]), &target);
 
 	stable = offsets_stable(target.state, &high_watermark);
 	check_fetch_offset(&target, from_offset, high_watermark);
 	if (stable <= from_offset && wait_ms > 0)
 		stable = offsets_wait_beyond(target.state, from_offset, wait_ms);
-	if (stable > from_offset)
-		(void) fetch_read_records(&target, PG_GETARG_DATUM(0), from_offset,
-								  stable, max_records, max_bytes, rsi,
-								  &last_offset);
-	offsets_unpin(target.state);
+	fetch_cursor_start(cursor, &target, args[0], from_offset, stable,
+					   max_records, max_bytes, columns);
+}
+
+/* Ends what fetch_begin started, closing the partition too. */
+void
+fetch_finish(FetchCursor *cursor)
+{
+	fetch_cursor_stop(cursor);
+	offsets_unpin(cursor->target.state);
+}
+
+/* Appends every record of the cursor to a function's result. */
+static void
+put_records(FetchCursor *cursor, ReturnSetInfo *rsi)
+{
+	Datum		values[RECORD_NATTS];
+	bool		nulls[RECORD_NATTS];
+
+	while (fetch_cursor_next(cursor, values, nulls))
+		tuplestore_putvalues(rsi->setResult, rsi->setDesc, values, nulls);
+}
+
+/*
+ * Appends the records in [from_offset, stable) to the result, within
+ * max_records and max_bytes.  Returns how many it appended and sets
+ * *last_offset to the offset of the last.
+ */
+int32
+fetch_read_records(ReadTarget *target, Datum topic_name, int64 from_offset,
+				   int64 stable, int32 max_records, int64 max_bytes,
+				   ReturnSetInfo *rsi, int64 *last_offset)
+{
+	FetchCursor cursor;
+
+	fetch_cursor_start(&cursor, target, topic_name, from_offset, stable,
+					   max_records, max_bytes, FETCH_ALL_COLUMNS);
+	put_records(&cursor, rsi);
+	fetch_cursor_stop(&cursor);
+	*last_offset = cursor.last_offset;
+	return cursor.returned;
+}
+
+/*
+ * topics.fetch(topic, partition, from_offset, max_records, max_bytes, wait)
+ * returns the committed records from from_offset on.  With a wait, it
+ * blocks until there is at least one or the time is up.  In a FROM clause
+ * the query runs fetch_scan.c's streaming scan instead of this function.
+ */
+Datum
+topics_fetch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		args[FETCH_NARGS];
+	bool		argnulls[FETCH_NARGS];
+	FetchCursor cursor;
+
+	for (int i = 0; i < FETCH_NARGS; i++)
+	{
+		args[i] = PG_GETARG_DATUM(i);
+		argnulls[i] = PG_ARGISNULL(i);
+	}
+	fetch_begin(&cursor, args, argnulls, FETCH_ALL_COLUMNS);
+	InitMaterializedSRF(fcinfo, 0);
+	put_records(&cursor, rsi);
+	fetch_finish(&cursor);
 	return (Datum) 0;
 }
 

@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "buffer.h"
+#include "fetch_scan.h"
 #include "groups.h"
 #include "offsets.h"
 #include "pg_topics.h"
@@ -59,6 +60,14 @@ define_settings(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("pg_topics.enable_fetch_scan",
+							 "Lets the planner stream topics.fetch in FROM instead of materialising it.",
+							 "The streaming scan returns the same rows; turning it off is for comparisons.",
+							 &pg_topics_enable_fetch_scan,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 }
 
 void
@@ -69,6 +78,7 @@ _PG_init(void)
 	{
 		offsets_install_hooks();
 		buffer_register_callbacks();
+		fetch_scan_install();
 		groups_register_callbacks();
 		worker_install();
 	}

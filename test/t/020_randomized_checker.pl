@@ -24,6 +24,8 @@
 #   - no response jumped over a committed record: every committed offset
 #     between a response's from_offset and the highest offset it returned
 #     is in that response (I1, judged at the time of each fetch).
+# Half the fetches go through the streaming scan, half through the
+# function scan.
 # The checker is first run on doctored copies of the data to show that it
 # finds each kind of fault.  It was also run against deliberately broken
 # builds (not part of the suite), and failed each: a stable offset that
@@ -65,6 +67,13 @@ $node->safe_psql(
 		value text NOT NULL,
 		PRIMARY KEY (partition, "offset"));
 });
+{
+	my %zero = map { $_ => 0 } 0 .. $partitions - 1;
+	like($node->safe_psql('postgres', 'EXPLAIN ' . fetch_statement(\%zero, 10, '0', 1)),
+		qr/Custom Scan \(TopicFetch\)/, 'half the fetches run the streaming scan');
+	like($node->safe_psql('postgres', 'EXPLAIN ' . fetch_statement(\%zero, 10, '0', 0)),
+		qr/Function Scan on "fetch"/, 'the other half the function scan');
+}
 
 # ---- the producers' pgbench script --------------------------------------
 
@@ -285,17 +294,35 @@ for my $c (@consumers)
 }
 
 # One fetch of every partition from the consumer's positions, in one
-# statement; returns the number of records it got.
+# statement; returns the number of records it got.  Fetches alternate
+# between the two ways a query runs topics.fetch: with arguments from a
+# LATERAL reference it is a function scan (materialised), with constant
+# arguments the streaming TopicFetch scan.
+sub fetch_statement
+{
+	my ($pos, $max, $wait, $streamed) = @_;
+	my @parts = 0 .. $partitions - 1;
+	if ($streamed)
+	{
+		return join(' UNION ALL ',
+			map {
+				"SELECT f.partition, f.\"offset\", convert_from(f.value, 'UTF8')
+				 FROM topics.fetch('rand', $_, $pos->{$_}, $max, wait => '$wait') f"
+			} @parts);
+	}
+	my $from = join(', ', map { "($_, $pos->{$_})" } @parts);
+	return "SELECT f.partition, f.\"offset\", convert_from(f.value, 'UTF8')
+			FROM (VALUES $from) v(p, o),
+				 LATERAL topics.fetch('rand', v.p, v.o, $max, wait => '$wait') f";
+}
+
 sub consume
 {
 	my ($c) = @_;
 	my $pos = $c->{pos};
 	my $max = $c->{max}->();
-	my $from = join(', ', map { "($_, $pos->{$_})" } 0 .. $partitions - 1);
 	my $rows = psql_query($c->{psql},
-		"SELECT f.partition, f.\"offset\", convert_from(f.value, 'UTF8')
-		 FROM (VALUES $from) v(p, o),
-			  LATERAL topics.fetch('rand', v.p, v.o, $max, wait => '$c->{wait}') f");
+		fetch_statement($pos, $max, $c->{wait}, $c->{fetches} % 2));
 	$c->{fetches}++;
 	my %got;
 	for my $line (split /\n/, $rows)
