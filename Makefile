@@ -31,6 +31,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies here: rebuild every object when any
+# header of ours changes.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 .PHONY: test demo bench fuzz
 test:
 	test/run

@@ -13,9 +13,12 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
-#include "catalog/pg_proc.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_proc.h"
+#endif
 
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"

@@ -63,11 +63,11 @@
  * A partition is known by its table: a dropped topic's states are never
  * found again, even by a new topic that gets the same id.
  */
-typedef struct PartitionKey
+typedef struct PartitionStateKey
 {
 	Oid			dbid;
 	Oid			relid;
-} PartitionKey;
+} PartitionStateKey;
 
 #define NO_OWNER (-1)
 
@@ -80,7 +80,7 @@ typedef struct InFlight
 
 struct PartitionState
 {
-	PartitionKey key;			/* hash key, must be first */
+	PartitionStateKey key;			/* hash key, must be first */
 	int32		topic_id;
 	LWLock		lock;			/* protects everything below but the atomics */
 	pg_atomic_uint64 next_offset;
@@ -169,7 +169,7 @@ offsets_init_memory(void)
 			ConditionVariableInit(&shared->topic_arrivals[i]);
 	}
 	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(PartitionKey);
+	info.keysize = sizeof(PartitionStateKey);
 	info.entrysize = partition_state_size();
 	partition_states = ShmemInitHash("pg_topics partition states",
 									 pg_topics_max_partitions,
@@ -298,7 +298,7 @@ use_pin(PartitionState *state)
 }
 
 static PartitionState *
-find_or_create_state(const PartitionKey *key, int32 topic_id)
+find_or_create_state(const PartitionStateKey *key, int32 topic_id)
 {
 	PartitionState *state;
 	bool		found;
@@ -354,7 +354,7 @@ PartitionState *
 offsets_pin(Oid relid, int32 topic_id, StoredBoundsFunction stored_bounds,
 			void *arg)
 {
-	PartitionKey key;
+	PartitionStateKey key;
 	PartitionState *state;
 
 	offsets_check_loaded();
