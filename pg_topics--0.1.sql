@@ -1199,7 +1199,12 @@ BEGIN
                     tp.topic, tp.partition, current_setting('pg_topics.auto_offset_reset'));
             END;
         END LOOP;
-        EXIT WHEN returned > 0 OR waited OR wait = interval '0' OR n = 0;
+        -- The poll's own heartbeat is stored only when it returns: wait no
+        -- longer than two thirds of the session from the last one, so that
+        -- the member cannot expire while it waits.
+        wait := least(wait, member.last_heartbeat + member.session_timeout * 2 / 3
+                            - clock_timestamp());
+        EXIT WHEN returned > 0 OR waited OR wait <= interval '0' OR n = 0;
         PERFORM topics.wait_for_records(ARRAY(SELECT a.topic FROM unnest(member.assignment) a),
                                         ARRAY(SELECT a.partition FROM unnest(member.assignment) a),
                                         pos, wait);

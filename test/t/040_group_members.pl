@@ -13,7 +13,9 @@
 # partitions must be at most 2 s + 1 s, measured both on the database clock
 # (A's last_heartbeat, consumer_group.rebalanced_at, clock_timestamp() at
 # B's rejoin) and on the test's clock; and at least the 2 s of A's session
-# (A is not expired early).  pg_topics.worker_naptime is set to 200 ms.
+# (A is not expired early).  Last, a member polling with a wait longer than
+# its session returns in time and is still a member afterwards.
+# pg_topics.worker_naptime is set to 200 ms.
 
 use strict;
 use warnings;
@@ -186,6 +188,25 @@ my ($a2_id, $gen_a2, $a2_parts) = join_group('A', $session_timeout);
 is($node->safe_psql('postgres', "SELECT topics.heartbeat('gm.group', '$b_id', $gen_after)"),
 	'rebalance', 'a new member makes B rejoin');
 $node->safe_psql('postgres', "SELECT topics.leave_group('gm.group', '$a2_id')");
+
+# A poll that waits longer than the member's session cannot let it expire:
+# it returns, empty, before the session is over, and stores its heartbeat.
+# Member C (session 2 s) polls an empty topic with a 10-second wait.
+$node->safe_psql('postgres', "SELECT topics.create_topic('gm.empty')");
+my $c_row = $node->safe_psql('postgres',
+	"SELECT member_id, generation FROM topics.join_group('gm.poll', '{gm.empty}',
+		session_timeout => '$session_timeout s')");
+my ($c_id, $c_gen) = split /\|/, $c_row;
+my $poll_started = time;
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM topics.poll('gm.poll', '$c_id', $c_gen, wait => '10 s')"),
+	'0', 'a long poll on an empty topic returns no records');
+my $poll_took = time - $poll_started;
+cmp_ok($poll_took, '<', $session_timeout,
+	"and returns within the member's session timeout (took ${poll_took} s)");
+sleep($session_timeout / 2);
+is(try_state("SELECT topics.heartbeat('gm.poll', '$c_id', $c_gen)"),
+	'ok', 'the member that polled with a wait longer than its session is still a member');
 
 $node->stop;
 done_testing();
