@@ -62,6 +62,15 @@ COMMENT ON FUNCTION topics.topic_changed(regclass) IS
     'Internal: makes every session reload the metadata of the topic stored in topic_table.';
 REVOKE ALL ON FUNCTION topics.topic_changed(regclass) FROM PUBLIC;
 
+CREATE FUNCTION topics.normalize_cleanup_policy(cleanup_policy text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN bool_and(p IN ('compact', 'delete'))
+                THEN string_agg(DISTINCT p, ',' ORDER BY p) END
+    FROM unnest(string_to_array(cleanup_policy, ',')) AS item, btrim(item) AS p
+$$;
+COMMENT ON FUNCTION topics.normalize_cleanup_policy(text) IS
+    'Internal: a cleanup policy as stored (''delete'', ''compact'' or ''compact,delete''), from a list of them in any order; NULL when it is not one.';
+
 CREATE FUNCTION topics.check_topic_settings(
     partitions integer, retention interval, retention_bytes bigint,
     cleanup_policy text, max_message_bytes integer)
@@ -83,10 +92,10 @@ BEGIN
                   HINT = 'Give a positive size, or -1 or NULL for no size limit.';
     END IF;
     IF cleanup_policy IS NOT NULL
-       AND cleanup_policy NOT IN ('delete', 'compact', 'compact,delete') THEN
+       AND topics.normalize_cleanup_policy(cleanup_policy) IS NULL THEN
         RAISE EXCEPTION 'invalid cleanup_policy "%"', cleanup_policy
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use ''delete'', ''compact'' or ''compact,delete''.';
+                  HINT = 'Use ''delete'', ''compact'' or both: ''compact,delete''.';
     END IF;
     IF max_message_bytes IS NOT NULL
        AND (max_message_bytes < 1 OR max_message_bytes > 104857600) THEN
@@ -155,7 +164,7 @@ BEGIN
     VALUES (new_id, name, partitions,
             CASE WHEN retention > interval '0' THEN retention END,
             CASE WHEN retention_bytes > 0 THEN retention_bytes END,
-            cleanup_policy, max_message_bytes);
+            topics.normalize_cleanup_policy(cleanup_policy), max_message_bytes);
 
     table_name := 'topic_' || new_id;
     EXECUTE format('CREATE TABLE topics.%I ('
@@ -220,7 +229,8 @@ BEGIN
                          WHEN alter_topic.retention > interval '0' THEN alter_topic.retention END,
         retention_bytes = CASE WHEN alter_topic.retention_bytes IS NULL THEN t.retention_bytes
                                WHEN alter_topic.retention_bytes > 0 THEN alter_topic.retention_bytes END,
-        cleanup_policy = coalesce(alter_topic.cleanup_policy, t.cleanup_policy),
+        cleanup_policy = coalesce(topics.normalize_cleanup_policy(alter_topic.cleanup_policy),
+                                  t.cleanup_policy),
         max_message_bytes = coalesce(alter_topic.max_message_bytes, t.max_message_bytes)
     WHERE t.id = topic.id;
     PERFORM topics.topic_changed(format('topics.%I', 'topic_' || topic.id)::regclass);

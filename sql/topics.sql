@@ -114,6 +114,8 @@ SELECT topics.create_topic('tp.bad', cleanup_policy => 'bogus');
 :state
 SELECT topics.create_topic('tp.bad', cleanup_policy => '');
 SELECT topics.create_topic('tp.bad', cleanup_policy => 'DELETE');
+SELECT topics.create_topic('tp.bad', cleanup_policy => 'compact,bogus');
+SELECT topics.create_topic('tp.bad', cleanup_policy => 'delete,');
 SELECT topics.create_topic('tp.bad', retention => '0');
 :state
 SELECT topics.create_topic('tp.bad', retention => '0 days 0 seconds');
@@ -160,6 +162,17 @@ SELECT topics.alter_topic('tp_events-2', max_message_bytes => 104857600);
 SELECT topics.alter_topic('tp_events-2', partitions => 5);
 SELECT name, partitions, retention, retention_bytes, cleanup_policy, max_message_bytes
 FROM topics.topic_list WHERE name = 'tp_events-2';
+
+-- a cleanup policy is a list, as in Kafka: both in either order, spaces
+-- around the items and repeats allowed; it is stored as one of three
+SELECT topics.alter_topic('tp_events-2', cleanup_policy => 'delete, compact');
+SELECT cleanup_policy FROM topics.topic_list WHERE name = 'tp_events-2';
+SELECT topics.alter_topic('tp_events-2', cleanup_policy => ' delete,delete ');
+SELECT cleanup_policy FROM topics.topic_list WHERE name = 'tp_events-2';
+SELECT topics.alter_topic('tp_events-2', cleanup_policy => 'compact, bogus');
+:state
+SELECT cleanup_policy FROM topics.topic_list WHERE name = 'tp_events-2';
+SELECT topics.alter_topic('tp_events-2', cleanup_policy => 'compact,delete');
 
 -- negative retention and retention_bytes remove the limits
 SELECT topics.alter_topic('tp_events-2', retention => '-1 second', retention_bytes => -1);
