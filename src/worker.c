@@ -12,9 +12,14 @@
  * the extension is started again at the launcher's next look; a crash
  * restarts everything.  The launcher is a static worker the postmaster
  * restarts; it alone restarts database workers, so that the worker of a
- * dropped database is not restarted.  A database whose
- * worker runs cannot be dropped without WITH (FORCE): drop the extension
- * first.
+ * dropped database is not restarted.
+ *
+ * DROP DATABASE, CREATE DATABASE from a template, and ALTER DATABASE's
+ * RENAME TO and SET TABLESPACE refuse to run while another session is
+ * connected to the database.  A utility hook therefore stops the database's
+ * worker before such a statement and keeps the launcher from starting
+ * another for WORKER_STAND_ASIDE_MS, long enough for the statement to lock
+ * the database against new connections.
  *
  * Each database has at most one worker: a worker claims its database's
  * slot in shared memory first and leaves if another live worker holds it.
@@ -37,6 +42,8 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -49,6 +56,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
@@ -68,12 +76,15 @@ PG_FUNCTION_INFO_V1(topics_start_worker);
 #define WORKER_MIN_PAUSE_MS 100
 /* a new worker waits this long for a CREATE EXTENSION still committing */
 #define WORKER_GRACE_MS 10000
+/* no worker starts in a database for this long after a statement needed it gone */
+#define WORKER_STAND_ASIDE_MS 10000
 
 typedef struct WorkerSlot
 {
 	Oid			dbid;
 	pid_t		pid;
 	TimestampTz started_at;		/* when the launcher last started one */
+	TimestampTz stand_aside_until;	/* no worker before then */
 	bool		has_extension;	/* its last worker found pg_topics there */
 } WorkerSlot;
 
@@ -88,6 +99,16 @@ int			pg_topics_worker_naptime = 1000;
 static WorkerShared *worker_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+static void stop_workers_for_database_commands(PlannedStmt *pstmt,
+											   const char *queryString,
+											   bool readOnlyTree,
+											   ProcessUtilityContext context,
+											   ParamListInfo params,
+											   QueryEnvironment *queryEnv,
+											   DestReceiver *dest,
+											   QueryCompletion *qc);
 
 static void
 worker_request_memory(void)
@@ -147,6 +168,8 @@ worker_install(void)
 	shmem_request_hook = worker_request_memory;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = worker_init_memory;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = stop_workers_for_database_commands;
 	register_launcher();
 }
 
@@ -169,6 +192,7 @@ find_slot(Oid dbid, bool create)
 		free_slot->dbid = dbid;
 		free_slot->pid = 0;
 		free_slot->started_at = 0;
+		free_slot->stand_aside_until = 0;
 		free_slot->has_extension = false;
 	}
 	return create ? free_slot : NULL;
@@ -213,7 +237,7 @@ ensure_database_worker(Oid dbid, int recheck_seconds, bool wait_for_extension)
 
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	slot = find_slot(dbid, true);
-	if (slot != NULL && slot->pid == 0 &&
+	if (slot != NULL && slot->pid == 0 && slot->stand_aside_until <= now &&
 		(slot->has_extension ||
 		 TimestampDifferenceExceeds(slot->started_at, now, recheck_seconds * 1000)))
 	{
@@ -325,7 +349,7 @@ claim_slot(Oid dbid)
 
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	slot = find_slot(dbid, true);
-	if (slot != NULL &&
+	if (slot != NULL && slot->stand_aside_until <= GetCurrentTimestamp() &&
 		(slot->pid == 0 || (kill(slot->pid, 0) != 0 && errno == ESRCH)))
 	{
 		slot->pid = MyProcPid;
@@ -429,6 +453,89 @@ pg_topics_worker_main(Datum arg)
 						 pause, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/* The value of option name, or NULL when it is not given. */
+static const char *
+option_value(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *option = lfirst_node(DefElem, lc);
+
+		if (strcmp(option->defname, name) == 0 && option->arg != NULL)
+			return defGetString(option);
+	}
+	return NULL;
+}
+
+/* The database a statement needs no other session in, or NULL. */
+static const char *
+database_needing_no_sessions(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) stmt)->dbname;
+		case T_CreatedbStmt:
+			return option_value(((CreatedbStmt *) stmt)->options, "template");
+		case T_RenameStmt:
+			return ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE ?
+				((RenameStmt *) stmt)->subname : NULL;
+		case T_AlterDatabaseStmt:
+			return option_value(((AlterDatabaseStmt *) stmt)->options, "tablespace") ?
+				((AlterDatabaseStmt *) stmt)->dbname : NULL;
+		default:
+			return NULL;
+	}
+}
+
+/* Stops the database's worker and keeps a new one from starting for a while. */
+static void
+stand_aside(const char *dbname, Node *stmt)
+{
+	Oid			dbid = get_database_oid(dbname, true);
+	WorkerSlot *slot;
+	pid_t		pid = 0;
+
+	if (!OidIsValid(dbid))
+		return;
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+	slot = find_slot(dbid, true);
+	if (slot != NULL)
+	{
+		slot->stand_aside_until =
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), WORKER_STAND_ASIDE_MS);
+		pid = slot->pid;
+	}
+	LWLockRelease(worker_shared->lock);
+	if (pid != 0)
+	{
+		ereport(LOG,
+				(errmsg("pg_topics is stopping the worker of database \"%s\" for %s",
+						dbname, GetCommandTagName(CreateCommandTag(stmt)))));
+		kill(pid, SIGTERM);
+	}
+}
+
+static void
+stop_workers_for_database_commands(PlannedStmt *pstmt, const char *queryString,
+								   bool readOnlyTree, ProcessUtilityContext context,
+								   ParamListInfo params, QueryEnvironment *queryEnv,
+								   DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *dbname = database_needing_no_sessions(pstmt->utilityStmt);
+
+	if (dbname != NULL && worker_shared != NULL)
+		stand_aside(dbname, pstmt->utilityStmt);
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 /*

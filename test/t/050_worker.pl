@@ -9,8 +9,10 @@
 #     recovery, restart_after_crash = on here); a worker is back, committed
 #     offsets are intact, expiry works;
 #   - two databases with the extension get a worker each, and expiry works in
-#     both; the one with a running worker cannot be dropped without
-#     WITH (FORCE); once dropped, its worker is not started again and again;
+#     both; while the second one's worker runs, it can be used as a template,
+#     renamed and dropped (the worker stops for these statements and comes
+#     back after the first two); once dropped, its worker is not started
+#     again and again;
 #   - a database without the extension gets no lasting worker and can be
 #     dropped;
 #   - last, a reload: the launcher and the worker survive it, and a new
@@ -219,16 +221,44 @@ ok(defined wait_for('db2',
 	'expiry works in database db2');
 cmp_ok(time - $start, '<=', 2.2, 'both members expired within 1 s + 1 s (and the join time)');
 
-# A database whose worker runs cannot be dropped without FORCE.
-my ($out, $err) = ('', '');
-$node->psql('postgres', 'DROP DATABASE db2', stdout => \$out, stderr => \$err);
-like($err, qr/being accessed by other users/,
-	'DROP DATABASE of a database with a running worker is refused');
+# Statements that need a database without other sessions stop its worker
+# first, so they work while it runs: CREATE DATABASE ... TEMPLATE, ALTER
+# DATABASE ... RENAME TO, DROP DATABASE (without FORCE).  The worker comes
+# back after each (the launcher waits 10 s before starting it again).
+sub worker_running_in
+{
+	my ($db) = @_;
+	return defined wait_for('postgres',
+		"SELECT count(*) FROM pg_stat_activity
+		 WHERE backend_type = 'pg_topics worker' AND datname = '$db'",
+		'1', 30);
+}
+
+sub runs_ok
+{
+	my ($sql, $name) = @_;
+	my ($out, $err) = ('', '');
+	is($node->psql('postgres', $sql, stdout => \$out, stderr => \$err), 0, $name)
+	  or diag($err);
+}
+
+ok(worker_running_in('db2'), 'db2 has a running worker');
+runs_ok('CREATE DATABASE db2_copy TEMPLATE db2',
+	'CREATE DATABASE ... TEMPLATE of a database whose worker runs');
+ok(worker_running_in('db2'), "db2's worker is back afterwards");
+runs_ok('ALTER DATABASE db2 RENAME TO db2_renamed',
+	'ALTER DATABASE ... RENAME TO of a database whose worker runs');
+ok(worker_running_in('db2_renamed'), 'the renamed database has its worker back');
+runs_ok('ALTER DATABASE db2_renamed RENAME TO db2', 'and it can be renamed back');
+ok(worker_running_in('db2'), 'with its worker again');
+is($node->safe_psql('db2', "SELECT count(*) FROM topics.topic_list WHERE name = 'w'"),
+	'1', 'the topic is still there');
 my $db2_oid = $node->safe_psql('postgres', "SELECT oid FROM pg_database WHERE datname = 'db2'");
 $log_offset = -s $node->logfile;
-$node->safe_psql('postgres', 'DROP DATABASE db2 WITH (FORCE)');
+runs_ok('DROP DATABASE db2', 'DROP DATABASE of a database whose worker runs');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'db2'"),
-	'0', 'DROP DATABASE ... WITH (FORCE) drops it');
+	'0', 'and it is gone');
+runs_ok('DROP DATABASE db2_copy', 'the copy can be dropped too');
 
 # A database without the extension: watch it for 11 s (two launcher passes
 # and two of the postmaster's 5 s restart intervals).
@@ -252,7 +282,7 @@ is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity
 		 WHERE backend_type = 'pg_topics worker' AND datname = 'noext'"),
 	'0', 'and none at the end');
-($out, $err) = ('', '');
+my ($out, $err) = ('', '');
 is($node->psql('postgres', 'DROP DATABASE noext', stdout => \$out, stderr => \$err),
 	0, 'a database without the extension can be dropped')
   or diag($err);
