@@ -136,6 +136,17 @@ RESET enable_material;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 
+-- Only new arguments start a new read: a correlated subquery whose
+-- arguments stay the same and whose filter changes replays the read too.
+SELECT o.g,
+       (SELECT count(*) FROM topics.fetch('fs.mixed', 1, 0) AS f WHERE f."offset" >= 0 * o.g)
+FROM (SELECT g, pg_temp.produce_elsewhere(g) FROM generate_series(11, 13) AS g OFFSET 0) AS o
+ORDER BY o.g;
+
+-- A computed target list is projected by the scan itself.
+EXPLAIN (COSTS OFF, VERBOSE)
+    SELECT length(value) + 1 FROM topics.fetch('fs.mixed', 0, 0);
+
 -- A rescan with new arguments (a correlated subquery) reads afresh.
 EXPLAIN (COSTS OFF)
 SELECT p, (SELECT count(*) FROM topics.fetch('fs.mixed', p, 0, 1000)) FROM generate_series(0, 1) AS p;

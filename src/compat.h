@@ -17,6 +17,7 @@
 #include "utils/acl.h"
 
 #if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
 #include "catalog/pg_proc.h"
 #endif
 
@@ -51,6 +52,17 @@ compat_function_aclcheck(Oid funcid, Oid roleid, AclMode mode)
 	return object_aclcheck(ProcedureRelationId, funcid, roleid, mode);
 #else
 	return pg_proc_aclcheck(funcid, roleid, mode);
+#endif
+}
+
+/* Whether the role owns the database (or is a superuser). */
+static inline bool
+compat_database_ownercheck(Oid dbid, Oid roleid)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(DatabaseRelationId, dbid, roleid);
+#else
+	return pg_database_ownercheck(dbid, roleid);
 #endif
 }
 

@@ -18,7 +18,9 @@
  * re-reading its tuplestore does.  The scan is not offered where it would
  * need more than that: for a FROM item with lateral references, and in
  * statements that may recheck rows (UPDATE, DELETE, MERGE, FOR UPDATE),
- * whose rechecks a scan without a relation cannot answer.
+ * whose rechecks a scan without a relation cannot answer.  It cannot move
+ * backwards: a cursor that fetches backwards must be declared SCROLL (the
+ * planner then stores the rows), as PostgreSQL asks of every cursor.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +37,7 @@
 #include "miscadmin.h"
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -58,6 +61,7 @@ typedef struct FetchScanState
 	CustomScanState css;
 	FuncExpr   *call;
 	List	   *arg_states;
+	Bitmapset  *arg_params;		/* executor parameters the arguments use */
 	int			columns;		/* of topics.record, as fetch.h's bits */
 	MemoryContext read_context; /* arguments and cursor of the current read */
 	bool		started;
@@ -103,8 +107,8 @@ static const Oid record_types[RECORD_NATTS] = {
 
 /*
  * Whether the function is pg_topics' topics.fetch, as a plain C function
- * that no security definer, SET clause or fmgr hook wraps: the scan calls
- * its code directly and must not skip any of those.
+ * that no security definer, SET clause or fmgr hook wraps and that is not
+ * STRICT: the scan calls its code directly and must not skip any of those.
  */
 static bool
 is_topics_fetch(Oid funcid)
@@ -120,7 +124,7 @@ is_topics_fetch(Oid funcid)
 		return false;
 	proc = (Form_pg_proc) GETSTRUCT(tuple);
 	if (proc->prolang == ClanguageId && proc->proretset && !proc->prosecdef &&
-		proc->pronargs == FETCH_NARGS &&
+		!proc->proisstrict && proc->pronargs == FETCH_NARGS &&
 		heap_attisnull(tuple, Anum_pg_proc_proconfig, NULL))
 	{
 		bool		src_null;
@@ -241,6 +245,18 @@ cost_fetch_scan(PlannerInfo *root, RelOptInfo *rel, FuncExpr *call, Path *path)
 		rel->rows * rel->reltarget->cost.per_tuple;
 }
 
+static List *
+without_function_scans(List *paths)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	foreach(lc, paths)
+		if (((Path *) lfirst(lc))->pathtype != T_FunctionScan)
+			kept = lappend(kept, lfirst(lc));
+	return kept;
+}
+
 static void
 offer_fetch_scan(PlannerInfo *root, RelOptInfo *rel, Index rti,
 				 RangeTblEntry *rte)
@@ -260,15 +276,16 @@ offer_fetch_scan(PlannerInfo *root, RelOptInfo *rel, Index rti,
 	path->path.pathtarget = rel->reltarget;
 	path->path.param_info = NULL;
 	path->path.pathkeys = NIL;
-	path->flags = 0;
+	path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 	path->methods = &fetch_path_methods;
 	cost_fetch_scan(root, rel, call, &path->path);
 
 	/*
 	 * The function scan's cost leaves out its tuplestore, so the costs
-	 * cannot choose between the two: the streaming scan replaces it.
+	 * cannot choose between the two: the streaming scan replaces it (and
+	 * leaves the paths other extensions may have added).
 	 */
-	rel->pathlist = NIL;
+	rel->pathlist = without_function_scans(rel->pathlist);
 	add_path(rel, &path->path);
 }
 
@@ -327,6 +344,16 @@ create_fetch_scan_state(CustomScan *cscan)
 	return (Node *) state;
 }
 
+static bool
+collect_exec_params(Node *node, Bitmapset **params)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+		*params = bms_add_member(*params, ((Param *) node)->paramid);
+	return expression_tree_walker(node, collect_exec_params, params);
+}
+
 /* As a function scan does: the caller must be allowed to run the function. */
 static void
 begin_fetch_scan(CustomScanState *node, EState *estate, int eflags)
@@ -341,6 +368,7 @@ begin_fetch_scan(CustomScanState *node, EState *estate, int eflags)
 					   get_func_name(state->call->funcid));
 	InvokeFunctionExecuteHook(state->call->funcid);
 	state->arg_states = ExecInitExprList(state->call->args, &node->ss.ps);
+	collect_exec_params((Node *) state->call->args, &state->arg_params);
 	state->read_context = AllocSetContextCreate(CurrentMemoryContext,
 												"pg_topics fetch scan",
 												ALLOCSET_SMALL_SIZES);
@@ -405,15 +433,16 @@ end_fetch_scan(CustomScanState *node)
 }
 
 /*
- * With new arguments, the next row starts a new read; without, the same
- * read starts over and returns the same rows.
+ * When a parameter of the arguments changed, the next row starts a new
+ * read; otherwise (also when only parameters of the quals changed) the
+ * same read starts over and returns the same rows.
  */
 static void
 rescan_fetch_scan(CustomScanState *node)
 {
 	FetchScanState *state = (FetchScanState *) node;
 
-	if (state->started && node->ss.ps.chgParam == NULL)
+	if (state->started && !bms_overlap(node->ss.ps.chgParam, state->arg_params))
 		fetch_cursor_rewind(&state->cursor);
 	else
 		end_fetch_scan(node);

@@ -19,7 +19,10 @@
  * connected to the database.  A utility hook therefore stops the database's
  * worker before such a statement and keeps the launcher from starting
  * another for WORKER_STAND_ASIDE_MS, long enough for the statement to lock
- * the database against new connections.
+ * the database against new connections.  It does so only for the
+ * database's owner (or a superuser) and where the statement may run, so
+ * that nobody else can keep a database's worker down by issuing
+ * statements that fail.
  *
  * Each database has at most one worker: a worker claims its database's
  * slot in shared memory first and leaves if another live worker holds it.
@@ -62,6 +65,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "pg_topics.h"
 #include "worker.h"
 
@@ -471,28 +475,38 @@ option_value(List *options, const char *name)
 	return NULL;
 }
 
-/* The database a statement needs no other session in, or NULL. */
+/*
+ * The database a statement needs no other session in, or NULL.  All but
+ * RENAME TO refuse to run inside a transaction block or a function.
+ */
 static const char *
-database_needing_no_sessions(Node *stmt)
+database_needing_no_sessions(Node *stmt, bool top_level)
 {
 	switch (nodeTag(stmt))
 	{
 		case T_DropdbStmt:
-			return ((DropdbStmt *) stmt)->dbname;
+			return top_level ? ((DropdbStmt *) stmt)->dbname : NULL;
 		case T_CreatedbStmt:
-			return option_value(((CreatedbStmt *) stmt)->options, "template");
+			return top_level ?
+				option_value(((CreatedbStmt *) stmt)->options, "template") : NULL;
 		case T_RenameStmt:
 			return ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE ?
 				((RenameStmt *) stmt)->subname : NULL;
 		case T_AlterDatabaseStmt:
-			return option_value(((AlterDatabaseStmt *) stmt)->options, "tablespace") ?
+			return top_level &&
+				option_value(((AlterDatabaseStmt *) stmt)->options, "tablespace") ?
 				((AlterDatabaseStmt *) stmt)->dbname : NULL;
 		default:
 			return NULL;
 	}
 }
 
-/* Stops the database's worker and keeps a new one from starting for a while. */
+/*
+ * Stops the database's worker and keeps a new one from starting for a
+ * while, if the user owns the database.  The signal is sent under the lock
+ * that a worker takes to clear its pid on exit, so it cannot reach a
+ * process that took over the pid of a worker that has gone.
+ */
 static void
 stand_aside(const char *dbname, Node *stmt)
 {
@@ -500,7 +514,8 @@ stand_aside(const char *dbname, Node *stmt)
 	WorkerSlot *slot;
 	pid_t		pid = 0;
 
-	if (!OidIsValid(dbid))
+	if (!OidIsValid(dbid) || dbid == MyDatabaseId ||
+		!compat_database_ownercheck(dbid, GetUserId()))
 		return;
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	slot = find_slot(dbid, true);
@@ -509,15 +524,14 @@ stand_aside(const char *dbname, Node *stmt)
 		slot->stand_aside_until =
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), WORKER_STAND_ASIDE_MS);
 		pid = slot->pid;
+		if (pid != 0)
+			kill(pid, SIGTERM);
 	}
 	LWLockRelease(worker_shared->lock);
 	if (pid != 0)
-	{
 		ereport(LOG,
-				(errmsg("pg_topics is stopping the worker of database \"%s\" for %s",
+				(errmsg("pg_topics stopped the worker of database \"%s\" for %s",
 						dbname, GetCommandTagName(CreateCommandTag(stmt)))));
-		kill(pid, SIGTERM);
-	}
 }
 
 static void
@@ -526,7 +540,8 @@ stop_workers_for_database_commands(PlannedStmt *pstmt, const char *queryString,
 								   ParamListInfo params, QueryEnvironment *queryEnv,
 								   DestReceiver *dest, QueryCompletion *qc)
 {
-	const char *dbname = database_needing_no_sessions(pstmt->utilityStmt);
+	bool		top_level = context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock();
+	const char *dbname = database_needing_no_sessions(pstmt->utilityStmt, top_level);
 
 	if (dbname != NULL && worker_shared != NULL)
 		stand_aside(dbname, pstmt->utilityStmt);

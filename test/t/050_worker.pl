@@ -11,8 +11,9 @@
 #   - two databases with the extension get a worker each, and expiry works in
 #     both; while the second one's worker runs, it can be used as a template,
 #     renamed and dropped (the worker stops for these statements and comes
-#     back after the first two); once dropped, its worker is not started
-#     again and again;
+#     back after the first two); a role that does not own it, or a statement
+#     in a transaction block, does not stop the worker; once dropped, its
+#     worker is not started again and again;
 #   - a database without the extension gets no lasting worker and can be
 #     dropped;
 #   - last, a reload: the launcher and the worker survive it, and a new
@@ -243,6 +244,24 @@ sub runs_ok
 }
 
 ok(worker_running_in('db2'), 'db2 has a running worker');
+
+# Only the database's owner gets the worker out of the way, and only where
+# the statement can run: a statement that is bound to fail leaves it alone.
+$node->safe_psql('postgres', 'CREATE ROLE stranger LOGIN');
+my $db2_worker = worker_pid('db2');
+{
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', 'DROP DATABASE db2',
+		stdout => \$out, stderr => \$err, extra_params => [ '-U', 'stranger' ]);
+	like($err, qr/must be owner/, 'a role that does not own db2 cannot drop it');
+	($out, $err) = ('', '');
+	$node->psql('postgres', 'BEGIN; DROP DATABASE db2; COMMIT;',
+		stdout => \$out, stderr => \$err);
+	like($err, qr/cannot run inside a transaction block/,
+		'DROP DATABASE in a transaction block fails');
+}
+sleep 0.5;
+is(worker_pid('db2'), $db2_worker, "and neither statement stopped db2's worker");
 runs_ok('CREATE DATABASE db2_copy TEMPLATE db2',
 	'CREATE DATABASE ... TEMPLATE of a database whose worker runs');
 ok(worker_running_in('db2'), "db2's worker is back afterwards");
