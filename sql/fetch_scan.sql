@@ -37,7 +37,8 @@ SELECT count(*) FROM (SELECT topics.produce('fs.mixed', ('after ' || i)::bytea, 
                       FROM generate_series(1, 20) AS i) AS s;
 
 -- Where the scan is used: a fetch in FROM, also under an aggregate, in a
--- CTE, in the branches of UNION ALL and in INSERT ... SELECT.
+-- CTE, in the branches of UNION ALL, in INSERT ... SELECT, and with
+-- arguments from other FROM items (LATERAL).
 EXPLAIN (COSTS OFF) SELECT * FROM topics.fetch('fs.mixed', 0, 0);
 EXPLAIN (COSTS OFF) SELECT count(*) FROM topics.fetch('fs.mixed', 0, 0) WHERE key IS NOT NULL;
 EXPLAIN (COSTS OFF, VERBOSE) SELECT "offset", value FROM topics.fetch('fs.mixed', 0, 0, 10);
@@ -49,16 +50,19 @@ EXPLAIN (COSTS OFF)
     SELECT "offset" FROM topics.fetch('fs.mixed', 0, 0)
     UNION ALL SELECT "offset" FROM topics.fetch('fs.mixed', 1, 0);
 
--- Where it is not: turned off; the whole row read; arguments from a
--- lateral reference; statements that may recheck rows (UPDATE, DELETE,
--- FOR UPDATE), also from a subquery.
+EXPLAIN (COSTS OFF, VERBOSE)
+    SELECT p, f."offset" FROM generate_series(0, 1) AS p, topics.fetch('fs.mixed', p, 0) AS f;
+
+-- Where it is not: turned off; the whole row read; WITH ORDINALITY;
+-- statements that may recheck rows (UPDATE, DELETE, FOR UPDATE), also from
+-- a subquery.
 SET pg_topics.enable_fetch_scan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM topics.fetch('fs.mixed', 0, 0);
 RESET pg_topics.enable_fetch_scan;
 EXPLAIN (COSTS OFF) SELECT f FROM topics.fetch('fs.mixed', 0, 0) AS f;
 EXPLAIN (COSTS OFF) SELECT row_to_json(f) FROM topics.fetch('fs.mixed', 0, 0) AS f;
 EXPLAIN (COSTS OFF)
-    SELECT f.* FROM generate_series(0, 1) AS p, topics.fetch('fs.mixed', p, 0) AS f;
+    SELECT f."offset" FROM topics.fetch('fs.mixed', 0, 0) WITH ORDINALITY AS f;
 EXPLAIN (COSTS OFF)
     UPDATE copied SET v = f.value FROM topics.fetch('fs.mixed', 0, 0) AS f WHERE o = f."offset";
 EXPLAIN (COSTS OFF)
@@ -146,6 +150,26 @@ ORDER BY o.g;
 -- A computed target list is projected by the scan itself.
 EXPLAIN (COSTS OFF, VERBOSE)
     SELECT length(value) + 1 FROM topics.fetch('fs.mixed', 0, 0);
+
+-- Arguments from another FROM item: every outer row reads afresh, with its
+-- own arguments, and gets what the function scan gets.
+CREATE FUNCTION pg_temp.lateral_reads(scan boolean) RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+    rows text[];
+BEGIN
+    PERFORM set_config('pg_topics.enable_fetch_scan', scan::text, true);
+    EXECUTE $q$SELECT array_agg(concat_ws('|', s.part, s.from_offset, s.max_records,
+                                          f."offset", f.key, f.value, f.headers)
+                                ORDER BY s.part, s.from_offset, s.max_records, f."offset")
+               FROM (VALUES (0, 0, 3), (1, 0, 2), (0, 299, 3), (0, 320, 500), (1, 5, 500))
+                    AS s(part, from_offset, max_records)
+               LEFT JOIN LATERAL topics.fetch('fs.mixed', s.part, s.from_offset, s.max_records) AS f
+                    ON f.value IS NOT NULL$q$
+        INTO rows;
+    RETURN rows;
+END $$;
+SELECT cardinality(pg_temp.lateral_reads(true)) AS rows,
+       pg_temp.lateral_reads(true) = pg_temp.lateral_reads(false) AS same_rows;
 
 -- A rescan with new arguments (a correlated subquery) reads afresh.
 EXPLAIN (COSTS OFF)

@@ -15,10 +15,12 @@
  *
  * A rescan without new arguments replays the same read (same snapshot,
  * same stable offset), so it returns the same rows, as a function scan
- * re-reading its tuplestore does.  The scan is not offered where it would
- * need more than that: for a FROM item with lateral references, and in
- * statements that may recheck rows (UPDATE, DELETE, MERGE, FOR UPDATE),
- * whose rechecks a scan without a relation cannot answer.  It cannot move
+ * re-reading its tuplestore does.  Arguments that refer to other FROM
+ * items (LATERAL) make the path parameterized by them, as the function
+ * scan's is; the planner turns those references into executor parameters.
+ * The scan is not offered in statements that may recheck rows (UPDATE,
+ * DELETE, MERGE, FOR UPDATE), whose rechecks a scan without a relation
+ * cannot answer.  It cannot move
  * backwards: a cursor that fetches backwards must be declared SCROLL (the
  * planner then stores the rows), as PostgreSQL asks of every cursor.
  *
@@ -209,7 +211,7 @@ streamable_fetch_call(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 
 	if (rte->rtekind != RTE_FUNCTION || !IS_SIMPLE_REL(rel) ||
 		IS_DUMMY_REL(rel) || list_length(rte->functions) != 1 ||
-		rte->funcordinality || !bms_is_empty(rel->lateral_relids))
+		rte->funcordinality)
 		return NULL;
 	rtfunc = linitial_node(RangeTblFunction, rte->functions);
 	if (!IsA(rtfunc->funcexpr, FuncExpr))
@@ -233,12 +235,15 @@ cost_fetch_scan(PlannerInfo *root, RelOptInfo *rel, FuncExpr *call, Path *path)
 	QualCost	args_cost;
 	QualCost	quals_cost;
 	Cost		per_record;
+	List	   *quals = rel->baserestrictinfo;
 
+	if (path->param_info)
+		quals = list_concat_copy(quals, path->param_info->ppi_clauses);
 	cost_qual_eval_node(&args_cost, (Node *) call->args, root);
-	cost_qual_eval(&quals_cost, rel->baserestrictinfo, root);
+	cost_qual_eval(&quals_cost, quals, root);
 	per_record = cpu_operator_cost + cpu_tuple_cost + quals_cost.per_tuple;
 
-	path->rows = rel->rows;
+	path->rows = path->param_info ? path->param_info->ppi_rows : rel->rows;
 	path->startup_cost = args_cost.startup + args_cost.per_tuple +
 		quals_cost.startup + rel->reltarget->cost.startup;
 	path->total_cost = path->startup_cost + rel->tuples * per_record +
@@ -274,7 +279,8 @@ offer_fetch_scan(PlannerInfo *root, RelOptInfo *rel, Index rti,
 	path->path.pathtype = T_CustomScan;
 	path->path.parent = rel;
 	path->path.pathtarget = rel->reltarget;
-	path->path.param_info = NULL;
+	path->path.param_info = get_baserel_parampathinfo(root, rel,
+													   rel->lateral_relids);
 	path->path.pathkeys = NIL;
 	path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 	path->methods = &fetch_path_methods;

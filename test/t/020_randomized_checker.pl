@@ -295,25 +295,18 @@ for my $c (@consumers)
 
 # One fetch of every partition from the consumer's positions, in one
 # statement; returns the number of records it got.  Fetches alternate
-# between the two ways a query runs topics.fetch: with arguments from a
-# LATERAL reference it is a function scan (materialised), with constant
-# arguments the streaming TopicFetch scan.
+# between the two ways a query runs topics.fetch: the streaming TopicFetch
+# scan, and (WITH ORDINALITY keeps it) PostgreSQL's function scan, which
+# materialises the rows.
 sub fetch_statement
 {
 	my ($pos, $max, $wait, $streamed) = @_;
 	my @parts = 0 .. $partitions - 1;
-	if ($streamed)
-	{
-		return join(' UNION ALL ',
-			map {
-				"SELECT f.partition, f.\"offset\", convert_from(f.value, 'UTF8')
-				 FROM topics.fetch('rand', $_, $pos->{$_}, $max, wait => '$wait') f"
-			} @parts);
-	}
 	my $from = join(', ', map { "($_, $pos->{$_})" } @parts);
+	my $ordinality = $streamed ? '' : 'WITH ORDINALITY';
 	return "SELECT f.partition, f.\"offset\", convert_from(f.value, 'UTF8')
 			FROM (VALUES $from) v(p, o),
-				 LATERAL topics.fetch('rand', v.p, v.o, $max, wait => '$wait') f";
+				 LATERAL topics.fetch('rand', v.p, v.o, $max, wait => '$wait') $ordinality f";
 }
 
 sub consume
