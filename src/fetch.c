@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * fetch.c
- *	  topics.fetch, its wait for new records, and the offset look-ups
- *	  (earliest, latest, for a time, a partition's bounds).
+ *	  Reading a partition: the FetchCursor that topics.fetch, topics.consume
+ *	  and the streaming scan (fetch_scan.c) read records through, the wait
+ *	  for new records, and the offset look-ups (earliest, latest, for a
+ *	  time, a partition's bounds).
  *
  * A fetch computes the partition's last stable offset first and only then
  * takes the snapshot it reads with (offsets.c explains why this order makes
