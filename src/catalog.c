@@ -179,6 +179,8 @@ catalog_lookup_topic(text *name)
 	if (!found)
 	{
 		topic->valid = false;
+		topic->id = 0;
+		topic->relid = InvalidOid;
 		topic->partitions = 0;
 		topic->partition_relids = NULL;
 	}
@@ -192,7 +194,14 @@ catalog_lookup_topic(text *name)
 		}
 		PG_CATCH();
 		{
+			/*
+			 * A name seen for the first time leaves no entry behind, so that
+			 * unknown names do not fill the cache; a known entry stays
+			 * (callers may hold it), invalid.
+			 */
 			topic->valid = false;
+			if (!found)
+				hash_search(topic_cache, key, HASH_REMOVE, NULL);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();

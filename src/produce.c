@@ -256,8 +256,10 @@ topic_is_named(TopicInfo *topic, text *name)
 {
 	int			len = VARSIZE_ANY_EXHDR(name);
 
-	return len <= TOPIC_NAME_MAX && topic->name[len] == '\0' &&
-		memcmp(topic->name, VARDATA_ANY(name), len) == 0;
+	/* strncmp first: it stops at the end of a shorter cached name */
+	return len <= TOPIC_NAME_MAX &&
+		strncmp(topic->name, VARDATA_ANY(name), len) == 0 &&
+		topic->name[len] == '\0';
 }
 
 /*
