@@ -20,9 +20,9 @@
  * scan's is; the planner turns those references into executor parameters.
  * The scan is not offered in statements that may recheck rows (UPDATE,
  * DELETE, MERGE, FOR UPDATE), whose rechecks a scan without a relation
- * cannot answer.  It cannot move
- * backwards: a cursor that fetches backwards must be declared SCROLL (the
- * planner then stores the rows), as PostgreSQL asks of every cursor.
+ * cannot answer.  It cannot move backwards: a cursor that fetches
+ * backwards must be declared SCROLL (the planner then stores the rows), as
+ * PostgreSQL asks of every cursor.
  *
  *-------------------------------------------------------------------------
  */
