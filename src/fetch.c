@@ -78,14 +78,23 @@ fetch_open_target(TopicInfo *topic, int32 partition, ReadTarget *target)
 								&target->ref);
 }
 
+/* Opens the partition named by a topic name and a partition number. */
+static void
+open_named_target(Datum topic, bool topic_null, Datum partition,
+				  bool partition_null, ReadTarget *target)
+{
+	require_not_null(topic_null, "topic name");
+	require_not_null(partition_null, "partition");
+	fetch_open_target(catalog_lookup_topic(DatumGetTextPP(topic)),
+					  DatumGetInt32(partition), target);
+}
+
 /* Opens the partition named by arguments 0 (topic) and 1 (partition). */
 static void
 open_target(FunctionCallInfo fcinfo, ReadTarget *target)
 {
-	fetch_require_argument(fcinfo, 0, "topic name");
-	fetch_require_argument(fcinfo, 1, "partition");
-	fetch_open_target(catalog_lookup_topic(PG_GETARG_TEXT_PP(0)),
-					  PG_GETARG_INT32(1), target);
+	open_named_target(PG_GETARG_DATUM(0), PG_ARGISNULL(0),
+					  PG_GETARG_DATUM(1), PG_ARGISNULL(1), target);
 }
 
 long
@@ -357,10 +366,7 @@ fetch_begin(FetchCursor *cursor, const Datum *args, const bool *argnulls,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_bytes must be positive")));
 
-	require_not_null(argnulls[0], "topic name");
-	require_not_null(argnulls[1], "partition");
-	fetch_open_target(catalog_lookup_topic(DatumGetTextPP(args[0])),
-					  DatumGetInt32(args[1]), &target);
+	open_named_target(args[0], argnulls[0], args[1], argnulls[1], &target);
 
 	stable = offsets_stable(target.state, &high_watermark);
 	check_fetch_offset(&target, from_offset, high_watermark);

@@ -218,8 +218,7 @@ streamable_fetch_call(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 		return NULL;
 	call = (FuncExpr *) rtfunc->funcexpr;
 	if (list_length(call->args) != FETCH_NARGS || !is_topics_fetch(call->funcid) ||
-		!returns_topic_records(call) || query_may_recheck_rows(root) ||
-		columns_read(rel) < 0)
+		!returns_topic_records(call) || query_may_recheck_rows(root))
 		return NULL;
 	return call;
 }
@@ -268,11 +267,13 @@ offer_fetch_scan(PlannerInfo *root, RelOptInfo *rel, Index rti,
 {
 	FuncExpr   *call;
 	CustomPath *path;
+	int			columns;
 
 	if (previous_pathlist_hook)
 		previous_pathlist_hook(root, rel, rti, rte);
 	if (!pg_topics_enable_fetch_scan ||
-		(call = streamable_fetch_call(root, rel, rte)) == NULL)
+		(call = streamable_fetch_call(root, rel, rte)) == NULL ||
+		(columns = columns_read(rel)) < 0)
 		return;
 
 	path = makeNode(CustomPath);
@@ -283,6 +284,7 @@ offer_fetch_scan(PlannerInfo *root, RelOptInfo *rel, Index rti,
 													   rel->lateral_relids);
 	path->path.pathkeys = NIL;
 	path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
+	path->custom_private = list_make1_int(columns);
 	path->methods = &fetch_path_methods;
 	cost_fetch_scan(root, rel, call, &path->path);
 
@@ -335,7 +337,7 @@ plan_fetch_scan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	scan->flags = best_path->flags;
 	scan->custom_scan_tlist = record_scan_tlist(rel->relid, call);
 	scan->custom_exprs = list_make1(call);
-	scan->custom_private = list_make1_int(columns_read(rel));
+	scan->custom_private = best_path->custom_private;
 	scan->methods = &fetch_scan_methods;
 	return &scan->scan.plan;
 }

@@ -80,7 +80,7 @@ typedef struct InFlight
 
 struct PartitionState
 {
-	PartitionStateKey key;			/* hash key, must be first */
+	PartitionStateKey key;		/* hash key, must be first */
 	int32		topic_id;
 	LWLock		lock;			/* protects everything below but the atomics */
 	pg_atomic_uint64 next_offset;
